@@ -1,0 +1,1 @@
+"""Import and export of dataset file layouts (the public SynthHuman release)."""

@@ -1,0 +1,1 @@
+"""PyTorch side: DAViD models, losses, augmentations, metrics, training loop and export."""

@@ -1,0 +1,50 @@
+"""RenderedSample: the arrays and metadata of one rendered sample, before and after a shard.
+
+Every renderer (Blender, or the analytic fake used to test the pipeline) returns this, the
+shard writer encodes it, and the reader decodes it back. Conventions: see ``spec.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class CameraMesh:
+    """The posed, camera-space mesh of a sample (debug export, ground-truth checks)."""
+
+    vertices: np.ndarray  # (N, 3) float32, camera frame (x right, y up, z towards viewer), metres
+    faces: np.ndarray  # (M, 3) int32 triangle indices
+    vertex_normals: np.ndarray  # (N, 3) float32 unit, camera frame, the shading normals
+
+
+@dataclass
+class RenderedSample:
+    """One sample. Shapes use H = image height, W = width."""
+
+    key: str  # zero-padded global index
+    rgb: np.ndarray  # (H, W, 3) uint8 sRGB, background included
+    alpha: np.ndarray  # (H, W) float32 in [0, 1], soft foreground coverage
+    depth: np.ndarray  # (H, W) float32 camera-Z in metres, 0 off the foreground
+    normal: np.ndarray  # (H, W, 3) float32 unit camera-frame normals, 0 off the foreground
+    meta: dict[str, Any] = field(default_factory=dict)  # spec, K, cam_to_world, asset ids, timings
+    mesh: CameraMesh | None = None  # only when --export-mesh is set
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def K(self) -> np.ndarray:  # noqa: N802 - the conventional name of the intrinsics matrix
+        return np.asarray(self.meta["K"], dtype=np.float64)
+
+    @property
+    def cam_to_world(self) -> np.ndarray:
+        return np.asarray(self.meta["cam_to_world"], dtype=np.float64)

@@ -1,0 +1,65 @@
+"""Lossless image codecs for sample bytes: 8/16-bit PNG (Pillow) and float EXR (OpenEXR).
+
+webdataset's default encoders quantise floats and know no EXR, so each modality is encoded
+here, explicitly, with its own dtype.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import OpenEXR
+from PIL import Image
+
+EXR_DTYPES = {"float32": np.float32, "float16": np.float16}
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """Encode (H, W) or (H, W, 3) uint8, or (H, W) uint16 (16-bit grey), as PNG."""
+    if image.dtype == np.uint16:
+        if image.ndim != 2:
+            raise ValueError("16-bit PNG encoding supports single-channel images only")
+        pil = Image.fromarray(image)  # Pillow maps uint16 to mode "I;16"
+    elif image.dtype == np.uint8:
+        pil = Image.fromarray(image)
+    else:
+        raise ValueError(f"PNG encoding needs uint8 or uint16, got {image.dtype}")
+    buffer = io.BytesIO()
+    pil.save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """Decode PNG bytes to uint8 (H, W[, C]) or uint16 (H, W) for 16-bit grey."""
+    with Image.open(io.BytesIO(data)) as pil:
+        if pil.mode.startswith("I"):
+            return np.asarray(pil).astype(np.uint16)
+        return np.asarray(pil)
+
+
+def encode_exr(channels: dict[str, np.ndarray], dtype: str = "float32") -> bytes:
+    """Encode named (H, W) channels as a single-part, ZIP-compressed scanline EXR."""
+    np_dtype = EXR_DTYPES[dtype]
+    arrays = {name: np.ascontiguousarray(values, dtype=np_dtype) for name, values in channels.items()}
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    buffer = io.BytesIO()
+    with OpenEXR.File(header, arrays) as exr:
+        exr.write(buffer)
+    return buffer.getvalue()
+
+
+def decode_exr(data: bytes) -> dict[str, np.ndarray]:
+    """Decode an EXR's first part into a dict of (H, W) channel arrays (dtype as stored)."""
+    with OpenEXR.File(io.BytesIO(data), separate_channels=True) as exr:
+        return {name: np.array(channel.pixels) for name, channel in exr.channels().items()}
+
+
+def read_exr_file(path: str) -> dict[str, np.ndarray]:
+    """Read every part of an EXR file from disk: ``{channel name: (H, W) array}``."""
+    with OpenEXR.File(str(path), separate_channels=True) as exr:
+        out: dict[str, np.ndarray] = {}
+        for part in exr.parts:
+            for name, channel in part.channels.items():
+                out[name] = np.array(channel.pixels)
+        return out

@@ -1,0 +1,242 @@
+"""WebDataset shards: sample <-> bytes, an atomic shard writer, its index file, and readers.
+
+Layout of an output directory::
+
+    DIR/dataset.json                 run manifest (see manifest.py)
+    DIR/shards/shard-000000.tar      WebDataset tar: <key>.rgb.png, .alpha.png, .depth.exr, .normal.exr, .json
+    DIR/shards/shard-000000.index.json   keys, failures, byte size: present only once the tar is complete
+
+A shard is written as ``.tar.tmp``, fsynced and renamed, then its index is written the
+same way: a crash leaves at most a temp file, never a half shard, and a shard counts as
+finished only when its index exists and agrees with the tar's size.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthhuman.codecs import decode_exr, decode_png, encode_exr, encode_png
+from synthhuman.errors import UserError
+from synthhuman.sample import CameraMesh, RenderedSample
+
+SAMPLE_KEYS = ("rgb.png", "alpha.png", "depth.exr", "normal.exr", "json")
+ALPHA_SCALE = 65535.0  # alpha is stored as 16-bit PNG: value / 65535
+TAR_MTIME = 0  # fixed header time keeps shards byte-reproducible
+
+
+def shard_name(shard_id: int) -> str:
+    return f"shard-{shard_id:06d}"
+
+
+# --------------------------------------------------------------------------- one sample
+
+
+def encode_sample(sample: RenderedSample) -> dict[str, bytes]:
+    """RenderedSample -> {extension: bytes}; the exact inverse of :func:`decode_sample`.
+
+    Alpha is quantised to 16 bits (step 1.5e-5); depth stays float32; normals are stored
+    as float16 (error < 5e-4), as DESIGN.md specifies.
+    """
+    _check_arrays(sample)
+    alpha16 = np.round(np.clip(sample.alpha, 0.0, 1.0) * ALPHA_SCALE).astype(np.uint16)
+    normal = sample.normal
+    record = {
+        "__key__": sample.key.encode(),
+        "rgb.png": encode_png(sample.rgb),
+        "alpha.png": encode_png(alpha16),
+        "depth.exr": encode_exr({"Z": sample.depth}, "float32"),
+        "normal.exr": encode_exr({"X": normal[..., 0], "Y": normal[..., 1], "Z": normal[..., 2]}, "float16"),
+        "json": json.dumps(sample.meta, sort_keys=True).encode(),
+    }
+    if sample.mesh is not None:
+        record["mesh.ply"] = encode_mesh_ply(sample.mesh)
+    return record
+
+
+def decode_sample(record: dict[str, Any]) -> RenderedSample:
+    """{extension: bytes} (from tarfile or webdataset) -> RenderedSample."""
+    missing = [k for k in SAMPLE_KEYS if k not in record]
+    key = _as_text(record.get("__key__", b"?"))
+    if missing:
+        raise ValueError(f"sample {key} lacks {', '.join(missing)}")
+    normal_channels = decode_exr(record["normal.exr"])
+    normal = np.stack([normal_channels[c] for c in ("X", "Y", "Z")], axis=-1).astype(np.float32)
+    mesh = decode_mesh_ply(record["mesh.ply"]) if "mesh.ply" in record else None
+    return RenderedSample(
+        key=key,
+        rgb=decode_png(record["rgb.png"]),
+        alpha=decode_png(record["alpha.png"]).astype(np.float32) / ALPHA_SCALE,
+        depth=decode_exr(record["depth.exr"])["Z"].astype(np.float32),
+        normal=normal,
+        meta=json.loads(record["json"]),
+        mesh=mesh,
+    )
+
+
+def _as_text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _check_arrays(sample: RenderedSample) -> None:
+    h, w = sample.rgb.shape[:2]
+    expected = {"rgb": ((h, w, 3), np.uint8), "alpha": ((h, w), None), "depth": ((h, w), None), "normal": ((h, w, 3), None)}
+    for name, (shape, dtype) in expected.items():
+        array = getattr(sample, name)
+        if array.shape != shape or (dtype is not None and array.dtype != dtype):
+            raise ValueError(f"sample {sample.key}: {name} has shape {array.shape} {array.dtype}, expected {shape}")
+
+
+def encode_mesh_ply(mesh: CameraMesh) -> bytes:
+    """Binary PLY with vertex normals, written by trimesh."""
+    import trimesh
+
+    tm = trimesh.Trimesh(mesh.vertices, mesh.faces, vertex_normals=mesh.vertex_normals, process=False)
+    return trimesh.exchange.ply.export_ply(tm, encoding="binary", include_attributes=True, vertex_normal=True)
+
+
+def decode_mesh_ply(data: bytes) -> CameraMesh:
+    import trimesh
+
+    tm = trimesh.load(io.BytesIO(data), file_type="ply", process=False)
+    return CameraMesh(
+        vertices=np.asarray(tm.vertices, dtype=np.float32),
+        faces=np.asarray(tm.faces, dtype=np.int32),
+        vertex_normals=np.asarray(tm.vertex_normals, dtype=np.float32),
+    )
+
+
+# --------------------------------------------------------------------------- one shard
+
+
+@dataclass
+class SampleFailure:
+    """A sample that failed every attempt: recorded, never silently dropped."""
+
+    index: int
+    key: str
+    error: str
+    attempts: int
+
+
+@dataclass
+class ShardIndex:
+    """The ``<shard>.index.json`` written beside a finished tar."""
+
+    shard_id: int
+    keys: list[str]
+    failures: list[SampleFailure] = field(default_factory=list)
+    tar_bytes: int = 0
+    stats: dict[str, Any] = field(default_factory=dict)  # timings, framing counts, worker info
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ShardIndex:
+        data = json.loads(text)
+        data["failures"] = [SampleFailure(**f) for f in data.get("failures", [])]
+        return cls(**data)
+
+
+class ShardWriter:
+    """Streams records into ``<name>.tar.tmp``; ``commit`` makes the shard visible atomically."""
+
+    def __init__(self, shard_dir: Path, shard_id: int):
+        self.shard_dir = Path(shard_dir)
+        self.shard_id = shard_id
+        self.final_path = self.shard_dir / f"{shard_name(shard_id)}.tar"
+        self.tmp_path = self.shard_dir / f"{shard_name(shard_id)}.tar.tmp"
+        self.shard_dir.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.tmp_path, "wb")
+        self._tar = tarfile.open(fileobj=self._file, mode="w", format=tarfile.USTAR_FORMAT)
+        self.keys: list[str] = []
+
+    def add(self, record: dict[str, bytes]) -> None:
+        key = _as_text(record["__key__"])
+        for ext in sorted(k for k in record if k != "__key__"):
+            info = tarfile.TarInfo(f"{key}.{ext}")
+            info.size = len(record[ext])
+            info.mtime = TAR_MTIME
+            info.mode = 0o644
+            self._tar.addfile(info, io.BytesIO(record[ext]))
+        self.keys.append(key)
+
+    def commit(self, failures: list[SampleFailure], stats: dict[str, Any]) -> ShardIndex:
+        """Close, fsync and rename the tar, then write its index (also atomically)."""
+        self._tar.close()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self.tmp_path, self.final_path)
+        index = ShardIndex(self.shard_id, list(self.keys), failures, self.final_path.stat().st_size, stats)
+        atomic_write_text(index_path(self.final_path), index.to_json())
+        return index
+
+    def abort(self) -> None:
+        self._tar.close()
+        self._file.close()
+        self.tmp_path.unlink(missing_ok=True)
+
+
+def index_path(tar_path: Path) -> Path:
+    return Path(str(tar_path)[: -len(".tar")] + ".index.json")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = Path(f"{path}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_index(tar_path: Path) -> ShardIndex | None:
+    """The shard's index if the shard is complete (index present, tar size agrees), else None."""
+    ipath = index_path(tar_path)
+    if not ipath.exists() or not Path(tar_path).exists():
+        return None
+    try:
+        index = ShardIndex.from_json(ipath.read_text())
+    except (ValueError, TypeError, KeyError):
+        return None
+    return index if index.tar_bytes == Path(tar_path).stat().st_size else None
+
+
+def iter_records(tar_path: Path) -> Iterator[dict[str, bytes]]:
+    """Group a shard's tar members by key, in file order (plain ``tarfile``, no webdataset)."""
+    current: dict[str, bytes] = {}
+    try:
+        with tarfile.open(tar_path, "r") as tar:
+            for member in tar:
+                key, _, ext = member.name.partition(".")
+                if current and current["__key__"] != key.encode():
+                    yield current
+                    current = {}
+                current.setdefault("__key__", key.encode())
+                current[ext] = tar.extractfile(member).read()  # type: ignore[union-attr]
+    except (tarfile.TarError, OSError) as exc:
+        raise UserError(f"corrupt shard {tar_path}: {exc}") from None
+    if current:
+        yield current
+
+
+def iter_samples(tar_path: Path) -> Iterator[RenderedSample]:
+    for record in iter_records(tar_path):
+        try:
+            yield decode_sample(record)
+        except Exception as exc:  # noqa: BLE001 - any decode failure means a corrupt sample
+            raise UserError(f"corrupt shard {tar_path}: sample {_as_text(record['__key__'])}: {exc}") from None
+
+
+def list_shards(out_dir: Path) -> list[Path]:
+    return sorted((Path(out_dir) / "shards").glob("shard-*.tar"))

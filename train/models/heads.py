@@ -1,0 +1,41 @@
+"""Per-task DPT conv heads: decoder features at 1/2 resolution -> a prediction at input resolution."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .dpt import interp
+
+HEAD_CHANNELS = {"depth": 1, "normals": 3, "alpha": 1}
+
+
+class Head(nn.Module):
+    """DPT head: 3x3 conv F->F/2, bilinear up to (H,W), 3x3 conv ->32, ReLU, 1x1 conv -> C.
+
+    Output activation per task:
+      - alpha: sigmoid, so the matte is in [0,1].
+      - normals: L2 normalisation over channels, so every pixel is a unit vector.
+      - depth: none. DPT ends in ReLU because it predicts non-negative inverse depth; our relative
+        depth is compared after a least-squares scale and shift, so a ReLU would only clip
+        (and stop gradients for) pixels the alignment could have used.
+    """
+
+    def __init__(self, task: str, features: int, hidden: int = 32) -> None:
+        super().__init__()
+        if task not in HEAD_CHANNELS:
+            raise ValueError(f"unknown task {task!r}; expected one of {sorted(HEAD_CHANNELS)}")
+        self.task = task
+        self.conv1 = nn.Conv2d(features, features // 2, 3, padding=1)
+        self.conv2 = nn.Conv2d(features // 2, hidden, 3, padding=1)
+        self.act = nn.ReLU()
+        self.out = nn.Conv2d(hidden, HEAD_CHANNELS[task], 1)
+
+    def forward(self, d: Tensor, size: tuple[int, int]) -> Tensor:
+        """d: (B,F,h,w) -> (B,C,H,W) with (H,W) = `size`."""
+        y = self.out(self.act(self.conv2(interp(self.conv1(d), size))))
+        if self.task == "alpha":
+            return y.sigmoid()
+        if self.task == "normals":
+            return F.normalize(y, dim=1, eps=1e-6)
+        return y

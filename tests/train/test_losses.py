@@ -1,0 +1,147 @@
+"""Paper losses: zero at the optimum, affine invariance of the depth term, hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from synthhuman.train.losses import (
+    LossWeights,
+    alpha_bce,
+    alpha_dice,
+    alpha_l1,
+    alpha_laplacian,
+    alpha_loss,
+    depth_loss,
+    depth_ssi_mse,
+    normalise_depth,
+    normals_cosine,
+    task_loss,
+)
+
+pytestmark = pytest.mark.train
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.normalize(x, dim=1)
+
+
+def _depth_batch(b: int = 2, h: int = 16, w: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    mask = torch.zeros(b, 1, h, w, dtype=torch.bool)
+    mask[..., 3:13, 4:12] = True
+    depth = torch.where(mask, 1.5 + torch.rand(b, 1, h, w), torch.zeros(b, 1, h, w))
+    return depth, mask
+
+
+def test_perfect_predictions_cost_nothing() -> None:
+    alpha = (torch.rand(2, 1, 32, 32) > 0.5).float()
+    total, _ = alpha_loss(alpha, alpha, LossWeights())
+    assert total.item() < 1e-4
+    n = _unit(torch.randn(2, 3, 8, 8))
+    mask = torch.ones(2, 1, 8, 8, dtype=torch.bool)
+    assert normals_cosine(n, n, mask).item() == pytest.approx(0.0, abs=1e-6)
+    depth, dmask = _depth_batch()
+    perfect = 7.0 - 3.0 * normalise_depth(depth, dmask)  # any affine map of the GT, even flipped
+    total, terms = depth_loss(perfect, depth, dmask, LossWeights())
+    assert total.item() < 1e-6 and terms["grad"].item() < 1e-5
+
+
+def test_depth_loss_is_invariant_to_affine_prediction_changes() -> None:
+    depth, mask = _depth_batch()
+    pred = torch.randn_like(depth)
+    base, _ = depth_loss(pred, depth, mask, LossWeights())
+    moved, _ = depth_loss(4.0 * pred + 2.5, depth, mask, LossWeights())
+    assert base.item() > 0.01
+    assert moved.item() == pytest.approx(base.item(), rel=1e-4)
+    # ...and to the GT's own scale and offset (cm vs m, camera distance), thanks to min-max.
+    assert depth_ssi_mse(pred, 100 * depth + 3 * mask, mask).item() == pytest.approx(
+        depth_ssi_mse(pred, depth, mask).item(), rel=1e-4)
+
+
+def test_depth_loss_hand_computed() -> None:
+    """GT [[1,2],[3,5]] m -> d = [[0,.25],[.5,1]]; pred [[0,1],[0,1]] -> s=.375, t=.25.
+
+    Aligned [[.25,.625],[.25,.625]], residual [[.25,.375],[-.25,-.375]]: MSE = .40625/4;
+    gradients: |x| .125 + .125, |y| .5 + .75 -> 1.5 / 4 pixels = .375 (coarser scales have no pairs).
+    """
+    depth = torch.tensor([[1.0, 2.0], [3.0, 5.0]]).view(1, 1, 2, 2)
+    pred = torch.tensor([[0.0, 1.0], [0.0, 1.0]]).view(1, 1, 2, 2)
+    mask = torch.ones(1, 1, 2, 2, dtype=torch.bool)
+    total, terms = depth_loss(pred, depth, mask, LossWeights(grad=0.5))
+    assert terms["mse"].item() == pytest.approx(0.40625 / 4)
+    assert terms["grad"].item() == pytest.approx(0.375)
+    assert total.item() == pytest.approx(0.40625 / 4 + 0.5 * 0.375)
+
+
+def test_depth_loss_ignores_background() -> None:
+    depth, mask = _depth_batch()
+    pred = torch.randn_like(depth)
+    noisy = torch.where(mask, pred, 1e3 * torch.randn_like(pred))
+    a, _ = depth_loss(pred, depth, mask, LossWeights())
+    b, _ = depth_loss(noisy, depth, mask, LossWeights())
+    assert a.item() == pytest.approx(b.item(), rel=1e-5)
+
+
+def test_alpha_terms_hand_computed() -> None:
+    pred = torch.full((1, 1, 2, 2), 0.5)
+    target = torch.tensor([[1.0, 1.0], [0.0, 0.0]]).view(1, 1, 2, 2)
+    assert alpha_bce(pred, target).item() == pytest.approx(math.log(2), rel=1e-5)
+    assert alpha_l1(pred, target).item() == pytest.approx(0.5)
+    # Each class: weight 1/2^2, overlap 1, volume sum 4 -> 1 - 2*(1/4+1/4)/(1+1) = 0.5.
+    assert alpha_dice(pred, target).item() == pytest.approx(0.5)
+    # A constant error c lives only in the low-pass level 5 (2x2 at 32x32), weighted 2^4:
+    # 16 * 4c summed, over 1024 pixels.
+    c = 0.1
+    assert alpha_laplacian(torch.full((1, 1, 32, 32), c), torch.zeros(1, 1, 32, 32)).item() == \
+        pytest.approx(16 * 4 * c / 1024, rel=1e-5)
+
+
+def test_laplacian_term_weighs_fine_detail_above_smooth_error() -> None:
+    """Same L1, opposite verdicts: a one-pixel spike costs more than a smooth offset of equal mass."""
+    target = torch.zeros(1, 1, 32, 32)
+    spike = target.clone()
+    spike[..., 16, 16] = 1.0
+    smooth = torch.full_like(target, 1.0 / 1024)
+    assert alpha_l1(spike, target).item() == pytest.approx(alpha_l1(smooth, target).item())
+    assert alpha_laplacian(spike, target).item() > 10 * alpha_laplacian(smooth, target).item()
+
+
+def test_normals_angles() -> None:
+    mask = torch.ones(1, 1, 1, 3, dtype=torch.bool)
+    gt = torch.tensor([[0.0, 0.0, 1.0]] * 3).T.reshape(1, 3, 1, 3)
+    pred = torch.tensor([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 2.0]]).T.reshape(1, 3, 1, 3)
+    assert normals_cosine(pred[..., :1], gt[..., :1], mask[..., :1]).item() == pytest.approx(2.0)
+    assert normals_cosine(pred, gt, mask).item() == pytest.approx((2.0 + 1.0 + 0.0) / 3)
+    mask[..., 0] = False
+    assert normals_cosine(pred, gt, mask).item() == pytest.approx(0.5)
+
+
+def test_empty_masks_give_zero_and_finite_gradients() -> None:
+    depth, _ = _depth_batch()
+    empty = torch.zeros_like(depth, dtype=torch.bool)
+    pred = torch.randn_like(depth, requires_grad=True)
+    normals = torch.randn(2, 3, 16, 16, requires_grad=True)
+    total, _ = depth_loss(pred, depth, empty, LossWeights())
+    total = total + normals_cosine(normals, _unit(torch.randn(2, 3, 16, 16)), empty)
+    total.backward()
+    assert total.item() == 0.0
+    assert torch.isfinite(pred.grad).all() and torch.isfinite(normals.grad).all()
+
+
+def test_task_loss_multi_sums_weighted_tasks() -> None:
+    depth, mask = _depth_batch()
+    batch = {"rgb": torch.rand(2, 3, 16, 16), "alpha": mask.float(), "depth": depth,
+             "normals": _unit(torch.randn(2, 3, 16, 16)), "mask": mask}
+    pred = {"depth": torch.randn_like(depth), "normals": _unit(torch.randn(2, 3, 16, 16)),
+            "alpha": torch.rand(2, 1, 16, 16)}
+    weights = LossWeights(depth=2.0, normals=0.5, alpha=1.0)
+    total, named = task_loss("multi", pred, batch, weights)
+    expected = 2.0 * named["depth"] + 0.5 * named["normals"] + named["alpha"]
+    assert total.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert {"depth/mse", "depth/grad", "normals/cos", "alpha/bce", "alpha/lap", "total"} <= set(named)
+    single, _ = task_loss("alpha", pred, batch, weights)
+    assert single.item() == pytest.approx(named["alpha"].item())
+    with pytest.raises(ValueError):
+        task_loss("segmentation", pred, batch, weights)

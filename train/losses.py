@@ -1,0 +1,250 @@
+"""Training losses of DAViD (paper 3.3): matting, surface-normal and scale-shift-invariant depth terms.
+
+All terms are pure functions `(pred, target, mask) -> scalar Tensor`; masks are (B,1,H,W) bool.
+Masked terms use MiDaS' "batch-based" reduction (sum over all valid pixels of the batch divided
+by their count), which weights images by their foreground area and gives 0, not NaN, for an
+empty mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Loss weights; the paper weights BCE, L1 and Dice equally and uses w_lap < 1."""
+
+    bce: float = 1.0
+    l1: float = 1.0
+    dice: float = 1.0
+    lap: float = 0.5
+    lap_levels: int = 5
+    grad: float = 0.5  # MiDaS' alpha for the gradient-matching term
+    grad_scales: int = 4
+    depth: float = 1.0  # per-task weights, used when summing the multi-task loss
+    normals: float = 1.0
+    alpha: float = 1.0
+
+
+def _masked_mean(values: Tensor, mask: Tensor | None) -> Tensor:
+    """Mean of `values` (B,C,H,W) over pixels where `mask` (B,1,H,W) holds; 0 for an empty mask."""
+    if mask is None:
+        return values.mean()
+    m = mask.to(values.dtype).expand_as(values)
+    return (values * m).sum() / m.sum().clamp_min(1.0)
+
+
+# --- soft foreground (alpha) -------------------------------------------------------------------
+
+
+def alpha_bce(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Binary cross-entropy of predicted alpha (already in [0,1]) against soft GT alpha.
+
+    Written out with a clamp rather than F.binary_cross_entropy, which autocast refuses.
+    For soft targets the minimum is the target's entropy, not 0.
+    """
+    p = pred.float().clamp(_EPS, 1 - _EPS)
+    t = target.float()
+    return _masked_mean(-(t * p.log() + (1 - t) * (1 - p).log()), mask)
+
+
+def alpha_l1(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    return _masked_mean((pred.float() - target.float()).abs(), mask)
+
+
+def alpha_dice(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Generalised Dice loss (Sudre et al. 2017, the paper's [41]) over foreground and background.
+
+    Each class is weighted by 1 / (GT volume)^2 so a small subject still counts; per image, then
+    averaged over the batch. (B,1,H,W) inputs. 0 for a perfect binary prediction; with soft GT
+    the overlap sum(p*t) / sum(p+t) cannot reach 1/2, so the minimum is above 0.
+    """
+    p = pred.float().flatten(1)
+    t = target.float().flatten(1)
+    if mask is not None:
+        keep = mask.flatten(1).float()
+        p, t = p * keep, t * keep
+    else:
+        keep = torch.ones_like(p)
+    probs = torch.stack([p, keep - p], dim=1)  # (B,2,N): foreground, background
+    truth = torch.stack([t, keep - t], dim=1)
+    w = 1.0 / truth.sum(-1).clamp_min(1.0).square()
+    inter = (w * (probs * truth).sum(-1)).sum(-1)
+    union = (w * (probs + truth).sum(-1)).sum(-1)
+    return (1 - 2 * inter / union.clamp_min(_EPS)).mean()
+
+
+def _gauss_blur(x: Tensor) -> Tensor:
+    """5x5 binomial blur ([1,4,6,4,1]/16 separable) with replicate padding, per channel."""
+    k1 = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=x.dtype, device=x.device) / 16
+    kernel = (k1[:, None] * k1[None, :]).expand(x.shape[1], 1, 5, 5)
+    return F.conv2d(F.pad(x, (2, 2, 2, 2), mode="replicate"), kernel, groups=x.shape[1])
+
+
+def laplacian_pyramid(x: Tensor, levels: int) -> list[Tensor]:
+    """Band-pass levels, finest first, then the low-pass residual: `levels` maps in all.
+
+    x: (B,C,H,W) -> [(B,C,H,W), (B,C,H/2,W/2), ...]; stops early once a side would drop below 2.
+    """
+    out = []
+    for _ in range(levels - 1):
+        if min(x.shape[-2:]) < 4:
+            break
+        down = _gauss_blur(x)[..., ::2, ::2]
+        up = F.interpolate(down, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        out.append(x - up)
+        x = down
+    out.append(x)
+    return out
+
+
+def alpha_laplacian(pred: Tensor, target: Tensor, levels: int = 5) -> Tensor:
+    """L1 between Laplacian pyramids of prediction and GT (Hou & Liu 2019, the paper's [12]).
+
+    Hou & Liu's sum_i 2^(i-1) * ||L^i(a) - L^i(a_hat)||_1 (i = 1 the finest level, ||.||_1 a sum),
+    divided by the pixel count of the finest level so it is per pixel like the L1 term: a
+    coarse level holds 4x fewer pixels, so fine detail weighs most. The pyramid is linear, so it
+    is taken once of the difference. (B,1,H,W) inputs.
+    """
+    pyramid = laplacian_pyramid(pred.float() - target.float(), levels)
+    pixels = pyramid[0].numel()
+    return sum(2.0**i * band.abs().sum() for i, band in enumerate(pyramid)) / pixels
+
+
+def alpha_loss(pred: Tensor, target: Tensor, weights: LossWeights) -> tuple[Tensor, dict[str, Tensor]]:
+    """L_alpha = BCE + L1 + Dice + w_lap * L_lap over all pixels. pred, target: (B,1,H,W) in [0,1]."""
+    terms = {
+        "bce": alpha_bce(pred, target),
+        "l1": alpha_l1(pred, target),
+        "dice": alpha_dice(pred, target),
+        "lap": alpha_laplacian(pred, target, weights.lap_levels),
+    }
+    total = (weights.bce * terms["bce"] + weights.l1 * terms["l1"] + weights.dice * terms["dice"]
+             + weights.lap * terms["lap"])
+    return total, terms
+
+
+# --- surface normals ----------------------------------------------------------------------------
+
+
+def normals_cosine(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """mean(1 - n_gt . n_pred) over the foreground; both re-normalised. (B,3,H,W), mask (B,1,H,W)."""
+    cos = (F.normalize(pred.float(), dim=1, eps=_EPS) * F.normalize(target.float(), dim=1, eps=_EPS)).sum(1)
+    return _masked_mean((1 - cos).unsqueeze(1), mask)
+
+
+# --- relative depth -----------------------------------------------------------------------------
+
+
+def depth_valid(depth: Tensor, mask: Tensor) -> Tensor:
+    """Foreground pixels with a usable depth: mask & finite & > 0 (0 marks off-foreground)."""
+    return mask.bool() & torch.isfinite(depth) & (depth > 0)
+
+
+def normalise_depth(depth: Tensor, mask: Tensor) -> Tensor:
+    """d = (d* - min) / (max - min) per image over the mask; 0 off the mask. (B,1,H,W)."""
+    d = depth.float()
+    lo = torch.where(mask, d, torch.inf).amin(dim=(1, 2, 3), keepdim=True)
+    hi = torch.where(mask, d, -torch.inf).amax(dim=(1, 2, 3), keepdim=True)
+    lo = torch.where(torch.isfinite(lo), lo, torch.zeros_like(lo))
+    span = torch.where(torch.isfinite(hi), hi - lo, torch.ones_like(hi)).clamp_min(_EPS)
+    return torch.where(mask, (d - lo) / span, torch.zeros_like(d))
+
+
+def align_scale_shift(pred: Tensor, target: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-image least-squares s, t minimising sum_mask (s*pred + t - target)^2 (MiDaS).
+
+    Closed form on centred values (better conditioned than the raw 2x2 normal equations).
+    Images with fewer than 2 valid pixels or a constant prediction get s = t = 0.
+    Returns s, t of shape (B,1,1,1); differentiable in `pred`.
+    """
+    m = mask.to(pred.dtype)
+    dims = (1, 2, 3)
+    n = m.sum(dims, keepdim=True)
+    n_safe = n.clamp_min(1.0)
+    mp = (m * pred).sum(dims, keepdim=True) / n_safe
+    mt = (m * target).sum(dims, keepdim=True) / n_safe
+    var = (m * (pred - mp).square()).sum(dims, keepdim=True)
+    cov = (m * (pred - mp) * (target - mt)).sum(dims, keepdim=True)
+    valid = (n >= 2) & (var > 1e-12 * n_safe)
+    s = torch.where(valid, cov / torch.where(valid, var, torch.ones_like(var)), torch.zeros_like(var))
+    t = torch.where(valid, mt - s * mp, torch.zeros_like(mt))
+    return s, t
+
+
+def gradient_matching(residual: Tensor, mask: Tensor, scales: int = 4) -> Tensor:
+    """MiDaS multi-scale gradient-matching loss on a residual R = aligned prediction - GT.
+
+    At scale k (every 2^k-th pixel) sum |dR/dx| + |dR/dy| over pixel pairs valid on both sides,
+    divided by the valid-pixel count at that scale; summed over scales. residual, mask (B,1,H,W).
+    """
+    total = residual.new_zeros(())
+    for k in range(scales):
+        step = 2**k
+        r = residual[..., ::step, ::step]
+        m = mask[..., ::step, ::step].to(r.dtype)
+        r = r * m
+        gx = (r[..., :, 1:] - r[..., :, :-1]).abs() * (m[..., :, 1:] * m[..., :, :-1])
+        gy = (r[..., 1:, :] - r[..., :-1, :]).abs() * (m[..., 1:, :] * m[..., :-1, :])
+        total = total + (gx.sum() + gy.sum()) / m.sum().clamp_min(1.0)
+    return total
+
+
+def depth_ssi_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """MSE(s*d_hat + t, d) on the foreground, d the min-max normalised GT. (B,1,H,W) each."""
+    valid = depth_valid(target, mask)
+    d = normalise_depth(target, valid)
+    s, t = align_scale_shift(pred.float(), d, valid)
+    return _masked_mean((s * pred.float() + t - d).square(), valid)
+
+
+def depth_loss(pred: Tensor, target: Tensor, mask: Tensor,
+               weights: LossWeights) -> tuple[Tensor, dict[str, Tensor]]:
+    """L_d = MSE(s*d_hat + t, d) + w_grad * L_grad(s*d_hat + t, d), foreground only (eq. 4).
+
+    pred: relative depth (B,1,H,W); target: depth in metres (B,1,H,W), 0 off the foreground.
+    """
+    valid = depth_valid(target, mask)
+    d = normalise_depth(target, valid)
+    s, t = align_scale_shift(pred.float(), d, valid)
+    residual = s * pred.float() + t - d
+    terms = {"mse": _masked_mean(residual.square(), valid),
+             "grad": gradient_matching(residual, valid, weights.grad_scales)}
+    return terms["mse"] + weights.grad * terms["grad"], terms
+
+
+# --- per task and multi-task --------------------------------------------------------------------
+
+
+def task_loss(task: str, pred: dict[str, Tensor], batch: dict[str, Tensor],
+              weights: LossWeights) -> tuple[Tensor, dict[str, Tensor]]:
+    """Loss of one task, or of all three for task "multi" (summed with the per-task weights).
+
+    pred: model output dict; batch: rgb, alpha, depth, normals (B,C,H,W) and mask (B,1,H,W) bool.
+    Returns the differentiable total and detached named terms ("depth/mse", ..., "depth", "total").
+    """
+    tasks = ("depth", "normals", "alpha") if task == "multi" else (task,)
+    if not set(tasks) <= {"depth", "normals", "alpha"}:
+        raise ValueError(f"unknown task {task!r}")
+    total = pred[tasks[0]].new_zeros(()).float()
+    named: dict[str, Tensor] = {}
+    for name in tasks:
+        if name == "alpha":
+            value, terms = alpha_loss(pred["alpha"], batch["alpha"], weights)
+        elif name == "normals":
+            value = normals_cosine(pred["normals"], batch["normals"], batch["mask"])
+            terms = {"cos": value}
+        else:
+            value, terms = depth_loss(pred["depth"], batch["depth"], batch["mask"], weights)
+        named.update({f"{name}/{k}": v.detach() for k, v in terms.items()})
+        named[name] = value.detach()
+        total = total + getattr(weights, name) * value
+    named["total"] = total.detach()
+    return total, named

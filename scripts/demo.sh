@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: install, render a small dataset with local Ray and
+# CPU Cycles, then inspect it. Usage: bash scripts/demo.sh [OUT_DIR] [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-out/demo}
+N=${2:-6}
+bash scripts/install.sh
+. .venv/bin/activate
+export ANNY_CACHE_DIR=${ANNY_CACHE_DIR:-$PWD/.cache/anny}
+synthhuman render --n "$N" --out "$OUT" --shard-size 3 --workers 1 --samples 32
+synthhuman inspect "$OUT"
+echo "shards: $OUT/shards/   report: $OUT/report/index.html   contact sheet: $OUT/report/contact_sheet.png"

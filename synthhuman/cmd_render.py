@@ -1,0 +1,176 @@
+"""Render N samples into DIR/shards/*.tar (WebDataset) with DIR/dataset.json.
+
+Resumable: re-running the same command skips complete shards and renders the rest. Every
+sample is reproducible from (--seed, index). Failed samples are retried, then recorded in
+their shard's index file with the error, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from synthhuman.errors import UserError
+
+# Assets every Blender render reads besides the HDRI it samples (body model, MPFB data).
+BODY_ASSET_KINDS = ("body_model", "body_data", "motion", "node_tree", "texture")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n", type=int, required=True, help="number of samples (indices 0..N-1)")
+    p.add_argument("--out", type=Path, required=True, help="output dataset directory")
+    p.add_argument("--seed", type=int, default=0, help="global seed; (seed, index) fixes each sample (default 0)")
+    p.add_argument("--config", type=Path, help="YAML merged over configs/default.yaml (scene distribution)")
+    p.add_argument("--workers", type=int, default=1, help="render workers (Ray actors; one per GPU). 0 = in-process, no Ray")
+    p.add_argument("--shard-size", type=int, default=1000, help="samples per shard (default 1000)")
+    p.add_argument("--resolution", help="WIDTHxHEIGHT, e.g. 384x512 (default from config: 384x512)")
+    p.add_argument("--samples", type=int, help="Cycles samples per pixel (default from config: 64)")
+    p.add_argument("--device", choices=("cpu", "cuda", "optix"), default="cpu", help="Cycles device per worker")
+    p.add_argument("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: local Ray")
+    p.add_argument("--recycle-every", type=int, default=500, help="samples before a worker's Blender is restarted")
+    p.add_argument("--export-mesh", action="store_true", help="debug: also store each posed camera-space mesh (mesh.ply)")
+    p.add_argument("--renderer", choices=("blender", "analytic"), default="blender",
+                   help="'analytic' renders a sphere with exact GT, without Blender (pipeline checks)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from synthhuman.assets import load_library
+    from synthhuman.config import load_config
+    from synthhuman.distributed import PoolSettings, pending_tasks, plan_shards, run_shards
+    from synthhuman.manifest import DatasetManifest, check_resumable, current_versions
+    from synthhuman.sampling import resolve_hdri_ids
+    from synthhuman.worker import RunSettings
+
+    _check_numbers(args)
+    cfg = load_config(args.config, _overrides(args))
+    library = load_library()
+    hdri_ids = resolve_hdri_ids(cfg.lighting, library.ids("hdri"))
+    used_ids = list(hdri_ids) + ([i for k in BODY_ASSET_KINDS for i in library.ids(k)] if args.renderer == "blender" else [])
+    asset_paths = {asset_id: str(library.path(asset_id)) for asset_id in used_ids}  # missing asset -> one-line error
+    out_dir = _prepare_out_dir(args.out)
+    manifest = DatasetManifest(
+        seed=args.seed, n=args.n, shard_size=args.shard_size, config=cfg.raw, config_sha256=cfg.digest(),
+        renderer=args.renderer, versions=current_versions(), licences=library.licence_summary(used_ids),
+    )
+    existing = DatasetManifest.read(out_dir)
+    if existing is not None:
+        check_resumable(existing, manifest, out_dir)
+        manifest.created = existing.created
+    tasks, skipped = pending_tasks(out_dir, plan_shards(args.n, args.shard_size))
+    manifest.write(out_dir)
+    settings = RunSettings(
+        out_dir=str(out_dir), seed=args.seed, config=cfg, hdri_ids=tuple(hdri_ids), device=args.device,
+        renderer=args.renderer, export_mesh=args.export_mesh, asset_paths=asset_paths,
+    )
+    pool = PoolSettings(
+        workers=args.workers, address=args.address, recycle_every=args.recycle_every,
+        gpus_per_worker=1.0 if args.device in ("cuda", "optix") else 0.0,
+    )
+    total = sum(len(t.indices) for t in tasks)
+    _say(args, f"{len(skipped)} shard(s) already complete; rendering {total} sample(s) in {len(tasks)} shard(s) into {out_dir}")
+    started = time.perf_counter()
+    with _progress(total, args.quiet) as bar:
+        report = run_shards(settings, tasks, pool, lambda index, ok: bar.update(1))
+    _finish_manifest(manifest, out_dir, report, time.perf_counter() - started)
+    return _summarise(args, out_dir, report, skipped, time.perf_counter() - started)
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    if args.n <= 0:
+        raise UserError(f"--n must be > 0, got {args.n}")
+    if args.shard_size <= 0:
+        raise UserError(f"--shard-size must be > 0, got {args.shard_size}")
+    if args.workers < 0:
+        raise UserError(f"--workers must be >= 0, got {args.workers}")
+    if args.samples is not None and args.samples <= 0:
+        raise UserError(f"--samples must be > 0, got {args.samples}")
+    if args.recycle_every <= 0:
+        raise UserError(f"--recycle-every must be > 0, got {args.recycle_every}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be >= 0, got {args.seed}")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    render: dict[str, Any] = {}
+    if args.resolution:
+        match = re.fullmatch(r"(\d+)x(\d+)", args.resolution)
+        if not match:
+            raise UserError(f"--resolution must look like 384x512 (WIDTHxHEIGHT), got {args.resolution!r}")
+        render["resolution"] = [int(match[1]), int(match[2])]
+    if args.samples:
+        render["samples"] = args.samples
+    return {"render": render} if render else {}
+
+
+def _prepare_out_dir(out: Path) -> Path:
+    out = out.expanduser().resolve()
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a directory")
+    try:
+        (out / "shards").mkdir(parents=True, exist_ok=True)
+        probe = out / "shards" / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
+    return out
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _progress(total: int, quiet: bool):
+    if quiet:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="sample", desc="render", dynamic_ncols=True, smoothing=0.1)
+
+
+def _finish_manifest(manifest: Any, out_dir: Path, report: Any, wall_s: float) -> None:
+    from synthhuman.shards import list_shards, read_index
+
+    indexes = [i for i in (read_index(p) for p in list_shards(out_dir)) if i is not None]
+    manifest.counts = {
+        "shards": len(indexes),
+        "samples": sum(len(i.keys) for i in indexes),
+        "failed": sum(len(i.failures) for i in indexes),
+    }
+    means: dict[str, list[float]] = {}
+    for index in indexes:
+        for stage, value in index.stats.get("timings_mean_s", {}).items():
+            means.setdefault(stage, []).append(value)
+    manifest.timings = {stage: sum(v) / len(v) for stage, v in means.items()}
+    complete = not report.shards_failed and manifest.counts["samples"] + manifest.counts["failed"] == manifest.n
+    manifest.status = "complete" if complete else "incomplete"
+    manifest.write(out_dir)
+
+
+def _summarise(args: argparse.Namespace, out_dir: Path, report: Any, skipped: list[int], wall_s: float) -> int:
+    rate = report.samples / wall_s * 60 if wall_s > 0 else 0.0
+    _say(args, f"rendered {report.samples} sample(s) in {len(report.shards_done)} shard(s) "
+               f"({rate:.1f} samples/min), skipped {len(skipped)} complete shard(s)")
+    for failure in report.failures:
+        print(f"failed sample {failure.key} after {failure.attempts} attempts: {failure.error.splitlines()[0]}", file=sys.stderr)
+    for shard_id, error in sorted(report.shards_failed.items()):
+        print(f"shard {shard_id} failed on every attempt (re-run to retry): {error}", file=sys.stderr)
+    _say(args, f"dataset: {out_dir} (inspect it with: synthhuman inspect {out_dir})")
+    return 1 if report.shards_failed or report.failures else 0
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    print(message, file=sys.stderr)

@@ -1,0 +1,173 @@
+"""The render driver: plan shards, skip finished ones, render the rest on a pool of workers.
+
+Workers are Ray actors (one per GPU on a cluster, a CPU pool here), each holding one live
+Blender scene, recycled after ``recycle_every`` samples because bpy leaks memory over long
+sessions. The driver ships plain settings and index ranges and gets back counts, never bpy
+objects. An actor that dies takes its shard with it: the shard is re-queued on a fresh
+actor (``max_shard_attempts`` times); its temp file is overwritten, never half-kept.
+``workers=0`` runs the same ShardWorker in-process (debugging, tests, no Ray).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synthhuman.errors import UserError
+from synthhuman.shards import SampleFailure, list_shards, read_index, shard_name
+from synthhuman.spec import sample_key
+from synthhuman.worker import RunSettings, ShardResult, ShardTask, ShardWorker
+
+ProgressFn = Callable[[int, bool], None]  # (index, ok) per finished sample
+
+
+@dataclass
+class PoolSettings:
+    workers: int = 1  # 0 = in-process, no Ray
+    address: str | None = None  # ray://host:port or "auto"; None starts a local Ray
+    recycle_every: int = 500  # samples per actor before it is replaced
+    max_shard_attempts: int = 2
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 0.0
+
+
+@dataclass
+class RunReport:
+    shards_done: list[int] = field(default_factory=list)
+    shards_skipped: list[int] = field(default_factory=list)
+    shards_failed: dict[int, str] = field(default_factory=dict)
+    samples: int = 0
+    failures: list[SampleFailure] = field(default_factory=list)
+    stats: list[dict[str, Any]] = field(default_factory=list)
+
+
+def plan_shards(n: int, shard_size: int) -> list[ShardTask]:
+    """Indices 0..n-1 in consecutive shards of ``shard_size`` (the last may be shorter)."""
+    if n <= 0:
+        raise UserError(f"--n must be > 0, got {n}")
+    if shard_size <= 0:
+        raise UserError(f"--shard-size must be > 0, got {shard_size}")
+    return [
+        ShardTask(shard_id=i, indices=tuple(range(start, min(start + shard_size, n))))
+        for i, start in enumerate(range(0, n, shard_size))
+    ]
+
+
+def pending_tasks(out_dir: Path, tasks: list[ShardTask]) -> tuple[list[ShardTask], list[int]]:
+    """Tasks whose shard is not complete with exactly the planned keys; and the skipped ids.
+
+    Leftover ``.tmp`` files of killed runs are removed: they are never valid shards.
+    """
+    shard_dir = Path(out_dir) / "shards"
+    for tmp in shard_dir.glob("*.tmp"):
+        tmp.unlink()
+    todo, skipped = [], []
+    for task in tasks:
+        index = read_index(shard_dir / f"{shard_name(task.shard_id)}.tar")
+        planned = [sample_key(i) for i in task.indices]
+        recorded = sorted(index.keys + [f.key for f in index.failures]) if index else None
+        if recorded == planned:
+            skipped.append(task.shard_id)
+        else:
+            todo.append(task)
+    return todo, skipped
+
+
+def run_shards(settings: RunSettings, tasks: list[ShardTask], pool: PoolSettings, progress: ProgressFn) -> RunReport:
+    report = RunReport()
+    if pool.workers == 0:
+        worker = ShardWorker(settings)
+        try:
+            for task in tasks:
+                _record(report, worker.render_shard(task, progress))
+        finally:
+            worker.close()
+        return report
+    return _run_on_ray(settings, tasks, pool, progress, report)
+
+
+def _record(report: RunReport, result: ShardResult) -> None:
+    report.shards_done.append(result.shard_id)
+    report.samples += result.samples
+    report.failures.extend(result.failures)
+    report.stats.append(result.stats)
+
+
+def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSettings, progress: ProgressFn, report: RunReport) -> RunReport:
+    import ray
+    from ray.util.queue import Empty, Queue
+
+    _init_ray(pool)
+    actor_cls = ray.remote(_RayShardWorker).options(num_cpus=pool.cpus_per_worker, num_gpus=pool.gpus_per_worker)
+    events = Queue(actor_options={"num_cpus": 0})
+    queue = list(tasks)
+    attempts: dict[int, int] = {}
+    in_flight: dict[Any, tuple[Any, ShardTask]] = {}
+    idle: list[Any] = []
+    rendered: dict[Any, int] = {}
+    try:
+        while queue or in_flight:
+            while queue and len(in_flight) < pool.workers:
+                actor = idle.pop() if idle else actor_cls.remote(settings, events)
+                task = queue.pop(0)
+                attempts[task.shard_id] = attempts.get(task.shard_id, 0) + 1
+                in_flight[actor.render_shard.remote(task)] = (actor, task)
+            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.5)
+            _drain(events, progress, Empty)
+            for ref in done:
+                actor, task = in_flight.pop(ref)
+                try:
+                    _record(report, ray.get(ref))
+                except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
+                    ray.kill(actor)
+                    rendered.pop(actor, None)
+                    if attempts[task.shard_id] < pool.max_shard_attempts:
+                        queue.append(task)
+                    else:
+                        report.shards_failed[task.shard_id] = str(exc).splitlines()[0]
+                    continue
+                rendered[actor] = rendered.get(actor, 0) + len(task.indices)
+                if rendered[actor] >= pool.recycle_every:
+                    ray.kill(actor)  # a fresh process frees what bpy leaked
+                    rendered.pop(actor)
+                else:
+                    idle.append(actor)
+        _drain(events, progress, Empty)
+    finally:
+        for actor in idle:
+            ray.kill(actor)
+        events.shutdown()
+    return report
+
+
+def _drain(events: Any, progress: ProgressFn, empty_exc: type) -> None:
+    while True:
+        try:
+            index, ok = events.get_nowait()
+        except empty_exc:
+            return
+        progress(index, ok)
+
+
+def _init_ray(pool: PoolSettings) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    if pool.address:
+        ray.init(address=pool.address, log_to_driver=True)
+    else:
+        ray.init(num_cpus=max(1, int(pool.workers * pool.cpus_per_worker)), include_dashboard=False, log_to_driver=False)
+
+
+class _RayShardWorker:
+    """The Ray actor: a ShardWorker that reports each finished sample to the driver's queue."""
+
+    def __init__(self, settings: RunSettings, events: Any):
+        self.worker = ShardWorker(settings)
+        self.events = events
+
+    def render_shard(self, task: ShardTask) -> ShardResult:
+        return self.worker.render_shard(task, lambda index, ok: self.events.put((index, ok)))

@@ -1,0 +1,141 @@
+"""ShardWorker: renders the samples of one shard and writes it atomically.
+
+It owns one live renderer (one Blender scene per process), built lazily on first use so
+that constructing a worker is cheap and Ray can start many. Failures are handled per
+sample: a sample is tried ``max_attempts`` times and, if it still fails, recorded in the
+shard index with its error. Rendering runs in the Ray actor (``distributed.py``) or
+in-process (``--workers 0``); the code path is the same.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from synthhuman.config import SamplingConfig
+from synthhuman.sample import RenderedSample
+from synthhuman.sampling import sample_scene
+from synthhuman.shards import SampleFailure, ShardWriter, encode_sample
+from synthhuman.spec import SceneSpec, sample_key
+
+RENDERERS = ("blender", "analytic")
+
+
+class Renderer(Protocol):
+    def render_sample(self, spec: SceneSpec, export_mesh: bool = False) -> RenderedSample: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a worker needs; shipped once per worker (plain data, picklable)."""
+
+    out_dir: str
+    seed: int
+    config: SamplingConfig
+    hdri_ids: tuple[str, ...]
+    device: str = "cpu"
+    renderer: str = "blender"
+    export_mesh: bool = False
+    max_attempts: int = 2
+    asset_paths: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    shard_id: int
+    indices: tuple[int, ...]
+
+
+@dataclass
+class ShardResult:
+    shard_id: int
+    samples: int
+    failures: list[SampleFailure]
+    stats: dict[str, Any]
+
+
+def make_renderer(settings: RunSettings) -> Renderer:
+    if settings.renderer == "analytic":
+        from synthhuman.analytic import AnalyticRenderer
+
+        return AnalyticRenderer()
+    from synthhuman.render.scene import BlenderRenderer  # imports bpy: only inside workers
+
+    return BlenderRenderer(device=settings.device, asset_paths={k: Path(v) for k, v in settings.asset_paths.items()})
+
+
+class ShardWorker:
+    def __init__(self, settings: RunSettings):
+        self.settings = settings
+        self.renderer: Renderer | None = None
+        self.samples_rendered = 0
+
+    def render_shard(self, task: ShardTask, on_sample: Callable[[int, bool], None] | None = None) -> ShardResult:
+        """Render every index of ``task`` into ``shards/shard-XXXXXX.tar`` (temp name, then rename)."""
+        writer = ShardWriter(Path(self.settings.out_dir) / "shards", task.shard_id)
+        failures: list[SampleFailure] = []
+        timings: dict[str, float] = {}
+        framings: dict[str, int] = {}
+        started = time.perf_counter()
+        try:
+            for index in task.indices:
+                sample, failure = self._render_with_retries(index)
+                if sample is not None:
+                    writer.add(encode_sample(sample))
+                    _accumulate(timings, sample.meta.get("timings", {}))
+                    framing = sample.meta.get("spec", {}).get("camera", {}).get("framing", "unknown")
+                    framings[framing] = framings.get(framing, 0) + 1
+                else:
+                    failures.append(failure)  # type: ignore[arg-type]
+                self.samples_rendered += 1
+                if on_sample is not None:
+                    on_sample(index, sample is not None)
+            ok = len(task.indices) - len(failures)
+            stats = {
+                "timings_mean_s": {k: v / max(ok, 1) for k, v in timings.items()},
+                "framing_counts": framings,
+                "wall_s": time.perf_counter() - started,
+                "worker": {"pid": os.getpid(), "host": os.uname().nodename, "device": self.settings.device},
+            }
+            writer.commit(failures, stats)
+        except BaseException:
+            writer.abort()
+            raise
+        return ShardResult(task.shard_id, ok, failures, stats)
+
+    def _render_with_retries(self, index: int) -> tuple[RenderedSample | None, SampleFailure | None]:
+        s = self.settings
+        spec = sample_scene(s.seed, index, s.config, list(s.hdri_ids))
+        error = ""
+        for _attempt in range(s.max_attempts):
+            try:
+                if self.renderer is None:
+                    self.renderer = make_renderer(s)
+                return self.renderer.render_sample(spec, export_mesh=s.export_mesh), None
+            except Exception as exc:  # noqa: BLE001 - any failure of one sample is recorded, not fatal
+                error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
+                self._reset_renderer()
+        return None, SampleFailure(index=index, key=sample_key(index), error=error.strip(), attempts=s.max_attempts)
+
+    def _reset_renderer(self) -> None:
+        """A failed render may leave the scene in a bad state: rebuild it for the retry."""
+        if self.renderer is not None:
+            try:
+                self.renderer.close()
+            finally:
+                self.renderer = None
+
+    def close(self) -> None:
+        self._reset_renderer()
+
+
+def _accumulate(total: dict[str, float], timings: dict[str, float]) -> None:
+    for key, value in timings.items():
+        total[key] = total.get(key, 0.0) + float(value)

@@ -35,11 +35,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"synthhuman {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:  # e.g. an optional extra is not installed
+            command_parser = sub.add_parser(name, help=f"{help_text} [unavailable]", add_help=False)
+            command_parser.add_argument("rest", nargs=argparse.REMAINDER)
+            command_parser.set_defaults(_run=_unavailable(name, exc))
+            continue
         command_parser = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip())
         module.add_arguments(command_parser)
         command_parser.set_defaults(_run=module.run)
     return parser
+
+
+def _unavailable(name: str, exc: ImportError):
+    def run(args: argparse.Namespace) -> int:
+        raise UserError(f"'synthhuman {name}' is unavailable: {exc} (install with: bash scripts/install.sh)")
+
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:

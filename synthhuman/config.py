@@ -25,7 +25,8 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 POSE_CONFIG = CONFIG_DIR / "pose.yaml"
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions", "cupsize", "firmness")
-FREE_FORM_KEYS = ("pose",)  # validated by their own module, not against the default's keys
+FREE_FORM_KEYS = ("pose",)
+DIST_KINDS = {"uniform", "normal", "mixture"}  # validated by their own module, not against the default's keys
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,8 @@ def _check_keys(layer: dict[str, Any], reference: dict[str, Any], prefix: str) -
 def _merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in layer.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        # A distribution ({uniform: ..}, {normal: ..}) replaces the default one as a whole.
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and not DIST_KINDS & set(out[key]):
             out[key] = _merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)

@@ -1,0 +1,289 @@
+"""Integrity checks and statistics over a rendered dataset (the engine of ``synthhuman inspect``).
+
+Every check is a pure function returning problem strings, so it can be run on one sample
+in a test or a notebook; ``inspect_dataset`` runs them over every complete shard and
+accumulates the statistics the report shows. Ground-truth rules checked (DESIGN.md):
+
+* alpha in [0, 1]; depth >= 0 everywhere; depth == 0 where alpha == 0 (off the foreground);
+  depth > 0 where alpha == 1 (fully covered). A pixel with fractional alpha keeps the
+  sample-0 hit, so its depth may be 0 (sample 0 missed) or > 0: both are accepted.
+* Where depth > 0 the normal is unit: ``| |n| - 1 | < 1e-2`` (normals are stored as float16).
+  Where alpha == 0 the normal is 0. Where depth == 0 but alpha is fractional, the normal is
+  the renormalised mean of the samples that did hit, so either 0 or unit is accepted.
+* json: ``spec`` parses as a SceneSpec of this sample (index, size), ``K`` is a 3x3 pinhole
+  matrix, ``cam_to_world`` a 4x4 rigid transform, ``timings`` a dict of seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from synthhuman.errors import UserError
+from synthhuman.report import DatasetStats, is_number, matrix
+from synthhuman.sample import RenderedSample
+from synthhuman.shards import ShardIndex, decode_sample, index_path, iter_records, list_shards, read_index
+from synthhuman.spec import SceneSpec, sample_key
+
+UNIT_NORMAL_TOL = 1e-2  # float16 storage: |n| of a stored unit normal is within ~1e-3 of 1
+ORTHONORMAL_TOL = 1e-4  # cam_to_world rotation: max |R^T R - I|
+REQUIRED_META = ("spec", "K", "cam_to_world", "timings")
+
+
+def check_sample(sample: RenderedSample) -> list[str]:
+    """All problems of one decoded sample, one short sentence each; [] when it is sound."""
+    problems = check_shapes(sample)
+    if problems:  # the pixel rules need aligned arrays
+        return problems + check_meta(sample.meta, sample.key, sample.height, sample.width)
+    return check_pixels(sample) + check_meta(sample.meta, sample.key, sample.height, sample.width)
+
+
+def check_shapes(sample: RenderedSample) -> list[str]:
+    """Modalities agree in size; rgb is 8-bit RGB and the others are floating point."""
+    problems = []
+    if sample.rgb.ndim != 3 or sample.rgb.shape[2] != 3 or sample.rgb.dtype != np.uint8:
+        problems.append(f"rgb is {sample.rgb.shape} {sample.rgb.dtype}, expected (H, W, 3) uint8")
+    hw = sample.rgb.shape[:2]
+    expected = {"alpha": hw, "depth": hw, "normal": (*hw, 3)}
+    for name, shape in expected.items():
+        array = getattr(sample, name)
+        if array.shape != shape:
+            problems.append(f"{name} is {array.shape}, rgb is {sample.rgb.shape}")
+        if not np.issubdtype(array.dtype, np.floating):
+            problems.append(f"{name} has dtype {array.dtype}, expected floating point")
+    return problems
+
+
+def check_pixels(sample: RenderedSample) -> list[str]:
+    """The ground-truth rules of the module docstring, counted in pixels."""
+    alpha, depth, normal = sample.alpha, sample.depth, sample.normal
+    problems = []
+    for name, array in (("alpha", alpha), ("depth", depth), ("normal", normal)):
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        if bad:
+            problems.append(f"{name} is NaN or inf at {bad} px")
+    norm = np.linalg.norm(normal, axis=-1)
+    unit = np.abs(norm - 1.0) < UNIT_NORMAL_TOL
+    zero = norm == 0
+    rules = [
+        ("alpha outside [0, 1]", (alpha < 0) | (alpha > 1)),
+        ("depth < 0", depth < 0),
+        ("depth > 0 where alpha == 0", (depth > 0) & (alpha == 0)),
+        ("depth == 0 where alpha == 1", (depth == 0) & (alpha == 1)),
+        ("normals not unit where depth > 0", (depth > 0) & ~unit & np.isfinite(norm)),
+        ("normals non-zero where alpha == 0", (alpha == 0) & ~zero & np.isfinite(norm)),
+        ("normals neither 0 nor unit where depth == 0", (depth == 0) & (alpha > 0) & ~zero & ~unit),
+    ]
+    for message, mask in rules:
+        count = int(np.count_nonzero(mask))
+        if count:
+            problems.append(f"{message} at {count} px")
+    return problems
+
+
+def check_meta(meta: dict[str, Any], key: str, height: int, width: int) -> list[str]:
+    """The sample's json: required fields, a parseable spec of this very sample, sane cameras."""
+    problems = [f"json lacks {name!r}" for name in REQUIRED_META if name not in meta]
+    if "spec" in meta:
+        problems += _check_spec(meta["spec"], key, height, width)
+    if "K" in meta:
+        problems += _check_intrinsics(meta["K"], height, width)
+    if "cam_to_world" in meta:
+        problems += _check_pose(meta["cam_to_world"])
+    timings = meta.get("timings", {})
+    if not isinstance(timings, dict) or not all(is_number(v) and v >= 0 for v in timings.values()):
+        problems.append("json timings must map stage names to seconds >= 0")
+    return problems
+
+
+def _check_spec(data: Any, key: str, height: int, width: int) -> list[str]:
+    try:
+        spec = SceneSpec.from_dict(data)
+    except Exception as exc:  # noqa: BLE001 - any failure means the spec is unusable
+        return [f"json spec does not parse: {type(exc).__name__}: {exc}"]
+    problems = []
+    if sample_key(spec.index) != key:
+        problems.append(f"json spec index {spec.index} does not match key {key}")
+    if (spec.render.height_px, spec.render.width_px) != (height, width):
+        size = f"{spec.render.width_px}x{spec.render.height_px}"
+        problems.append(f"json spec size {size} != image {width}x{height}")
+    return problems
+
+
+def _check_intrinsics(value: Any, height: int, width: int) -> list[str]:
+    K = matrix(value, (3, 3))
+    if K is None:
+        return ["json K is not a finite 3x3 matrix"]
+    problems = []
+    if K[0, 0] <= 0 or K[1, 1] <= 0 or not np.allclose(K[2], [0, 0, 1]):
+        problems.append("json K is not a pinhole matrix (fx, fy > 0, last row 0 0 1)")
+    if not (0 < K[0, 2] < width and 0 < K[1, 2] < height):
+        problems.append(f"json K principal point ({K[0, 2]:.1f}, {K[1, 2]:.1f}) is outside the image")
+    return problems
+
+
+def _check_pose(value: Any) -> list[str]:
+    M = matrix(value, (4, 4))
+    if M is None:
+        return ["json cam_to_world is not a finite 4x4 matrix"]
+    R = M[:3, :3]
+    error = float(np.abs(R.T @ R - np.eye(3)).max())
+    problems = []
+    if error > ORTHONORMAL_TOL or np.linalg.det(R) <= 0:
+        problems.append(f"json cam_to_world rotation is not orthonormal (max |R^T R - I| = {error:.2g})")
+    if not np.allclose(M[3], [0, 0, 0, 1]):
+        problems.append("json cam_to_world last row is not 0 0 0 1")
+    return problems
+
+
+# --------------------------------------------------------------------------- a dataset
+
+
+@dataclass
+class InspectResult:
+    """Everything ``synthhuman inspect`` prints and reports."""
+
+    out_dir: Path
+    manifest: dict[str, Any] | None  # dataset.json, if present
+    shards: dict[str, int] = field(default_factory=dict)  # complete shard name -> samples in its tar
+    incomplete: list[str] = field(default_factory=list)  # files of unfinished shards (resumable)
+    problems: list[str] = field(default_factory=list)  # "<shard> / <key>: <what>"
+    failures: list[str] = field(default_factory=list)  # samples the renderer recorded as failed
+    warnings: list[str] = field(default_factory=list)
+    undecodable: int = 0  # samples in a tar that could not be decoded (each also a problem)
+    stats: DatasetStats = field(default_factory=DatasetStats)
+    contact_rows: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (label, RGB row image)
+    elapsed_s: float = 0.0
+
+
+def inspect_dataset(out_dir: Path, contact_rows: int = 16, progress: bool = True,
+                    row_renderer: Callable[[RenderedSample], np.ndarray] | None = None) -> InspectResult:
+    """Check and summarise every complete shard of ``out_dir``.
+
+    Samples are decoded from the raw tar records (not ``iter_samples``) so that a sample that
+    does not decode becomes a problem on its own line instead of ending the whole run; a tar
+    that cannot be read at all is a UserError. ``row_renderer`` turns the first
+    ``contact_rows`` samples into contact-sheet rows while they are in memory.
+    """
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    result = InspectResult(out_dir, _read_manifest(out_dir))
+    complete = _complete_shards(out_dir, result)
+    total = sum(len(index.keys) for _, index in complete)
+    with tqdm(total=total, unit="sample", disable=not progress, desc="inspect") as bar:
+        for tar_path, index in complete:
+            _inspect_shard(tar_path, index, result, contact_rows, row_renderer, bar)
+    _check_counts(result)
+    result.elapsed_s = time.perf_counter() - start
+    return result
+
+
+def _read_manifest(out_dir: Path) -> dict[str, Any] | None:
+    if not out_dir.is_dir():
+        raise UserError(f"{out_dir} is not a directory")
+    path = out_dir / "dataset.json"
+    if not path.exists():
+        if not (out_dir / "shards").is_dir():
+            raise UserError(f"{out_dir} is not a synthhuman dataset (no dataset.json, no shards/)")
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise UserError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} is not a dataset manifest (a JSON object)")
+    return data
+
+
+def _complete_shards(out_dir: Path, result: InspectResult) -> list[tuple[Path, ShardIndex]]:
+    """Finished shards with their indexes; unfinished ones are listed, never read."""
+    if result.manifest is None:
+        result.warnings.append("no dataset.json: seed, config, versions and licences are unknown")
+    shard_dir = out_dir / "shards"
+    result.incomplete = sorted(p.name for p in shard_dir.glob("*.tmp")) if shard_dir.is_dir() else []
+    complete = []
+    for tar_path in list_shards(out_dir):
+        index = read_index(tar_path)
+        if index is not None:
+            complete.append((tar_path, index))
+        elif index_path(tar_path).exists():
+            raise UserError(f"corrupt shard {tar_path}: its index does not match the tar "
+                            f"({tar_path.stat().st_size} bytes; truncated or overwritten?)")
+        else:
+            result.incomplete.append(tar_path.name)
+    if not complete:
+        raise UserError(f"no complete shards in {shard_dir} ({len(result.incomplete)} incomplete file(s))")
+    return complete
+
+
+def _inspect_shard(tar_path: Path, index: ShardIndex, result: InspectResult, contact_rows: int,
+                   row_renderer: Callable[[RenderedSample], np.ndarray] | None, bar: tqdm) -> None:
+    name = tar_path.name[: -len(".tar")]
+    tar_keys = []
+    for record in iter_records(tar_path):  # a corrupt tar raises UserError here
+        key = record["__key__"].decode()
+        tar_keys.append(key)
+        try:
+            sample = decode_sample(record)
+        except Exception as exc:  # noqa: BLE001 - a sample that does not decode is a problem, not a crash
+            result.problems.append(f"{name} / {key}: cannot decode: {exc}")
+            result.undecodable += 1
+            bar.update(1)
+            continue
+        result.problems += [f"{name} / {key}: {p}" for p in check_sample(sample)]
+        result.stats.add(sample)
+        if row_renderer is not None and len(result.contact_rows) < contact_rows:
+            result.contact_rows.append((f"{name} / {key}", row_renderer(sample)))
+        bar.update(1)
+    result.shards[name] = len(tar_keys)
+    result.problems += [f"{name}: {p}" for p in check_index(index, tar_keys)]
+    result.failures += [f"{name} / {f.key}: {f.error} (after {f.attempts} attempts)" for f in index.failures]
+
+
+def check_index(index: ShardIndex, tar_keys: list[str]) -> list[str]:
+    """The index lists exactly the tar's keys, in order, and no failed sample is also in the tar."""
+    problems = []
+    duplicates = sorted(k for k, n in Counter(tar_keys).items() if n > 1)
+    if duplicates:
+        problems.append(f"tar holds key(s) {_few(duplicates)} more than once")
+    missing = sorted(set(index.keys) - set(tar_keys))
+    extra = sorted(set(tar_keys) - set(index.keys))
+    if missing:
+        problems.append(f"index lists {len(missing)} key(s) the tar lacks: {_few(missing)}")
+    if extra:
+        problems.append(f"tar holds {len(extra)} key(s) the index lacks: {_few(extra)}")
+    if not (missing or extra or duplicates) and index.keys != tar_keys:
+        problems.append("index keys are not in tar order")
+    both = sorted({f.key for f in index.failures} & set(tar_keys))
+    if both:
+        problems.append(f"failed sample(s) {_few(both)} are also in the tar")
+    return problems
+
+
+def _check_counts(result: InspectResult) -> None:
+    """The manifest's ``n`` against what the complete shards hold (samples + recorded failures)."""
+    n = (result.manifest or {}).get("n")
+    found = result.stats.samples + len(result.failures)
+    found += result.undecodable
+    if not isinstance(n, int) or found == n:
+        return
+    message = (f"dataset.json: n = {n}, but complete shards hold {found} sample(s) incl. failures "
+               f"({len(result.incomplete)} incomplete shard file(s))")
+    still_running = (result.manifest or {}).get("status") == "running"
+    (result.warnings if still_running else result.problems).append(message)
+
+
+def _few(keys: list[str], limit: int = 5) -> str:
+    return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+__all__ = ["DatasetStats", "InspectResult", "check_index", "check_meta", "check_pixels", "check_sample",
+           "check_shapes", "inspect_dataset"]

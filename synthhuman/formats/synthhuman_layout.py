@@ -83,6 +83,7 @@ def depth_cm_to_m(depth_cm: np.ndarray) -> np.ndarray:
 
 def write_layout_sample(folder: Path | str, index: int, sample: RenderedSample, lossless: bool = False) -> None:
     """Write one sample's five files (see the module doc for what ``lossless`` changes)."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
     paths = layout_paths(folder, index)
     alpha = np.clip(sample.alpha, 0.0, 1.0)
     alpha_png = np.round(alpha * 65535).astype(np.uint16) if lossless else np.round(alpha * 255).astype(np.uint8)

@@ -1,0 +1,141 @@
+"""Render passes: view layer + AOV setup, EXR output, and the table raw layers -> GT arrays.
+
+Anti-aliasing is decided per pass (see BLENDER_NOTES.md): Combined/alpha/AOVs are averaged
+over samples; the Depth (Z) pass is sample 0 only, so a silhouette pixel holds either the
+foreground depth or the background (1e10), never a blend. Normals come from a COLOR AOV
+that every person material writes, not from the Normal pass, so that hair (whose Normal
+pass is meaningless) and clothing slot in by writing the same AOVs.
+
+Output table (H x W images, row 0 at the top):
+
+| key    | shape      | dtype   | units / frame                               | off foreground |
+|--------|------------|---------|---------------------------------------------|----------------|
+| rgb    | (H, W, 3)  | uint8   | sRGB OETF of linear (combined + environment) | background     |
+| alpha  | (H, W)     | float32 | coverage in [0, 1] (film alpha)              | 0              |
+| depth  | (H, W)     | float32 | camera Z, metres, sample 0                   | 0              |
+| normal | (H, W, 3)  | float32 | unit, camera frame (x right, y up, z to viewer) | 0           |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+import numpy as np
+import OpenEXR
+
+from synthhuman import geometry
+from synthhuman.spec import SceneSpec
+
+LAYER = "ViewLayer"
+
+
+def _geometry_normal(tree: bpy.types.NodeTree) -> bpy.types.NodeSocket:
+    """World-space smooth shading normal (before any bump), the GT normal of a surface."""
+    return tree.nodes.new("ShaderNodeNewGeometry").outputs["Normal"]
+
+
+# name -> (AOV type, source builder). Every person material calls add_person_aovs, so a new
+# part (hair proxy normals, a `foreground` VALUE AOV once environment geometry exists) is
+# one row here plus, for parts with a different source, an override in that material.
+PERSON_AOVS: dict[str, tuple[str, Callable[[bpy.types.NodeTree], bpy.types.NodeSocket]]] = {
+    "normal": ("COLOR", _geometry_normal),
+}
+
+
+def add_person_aovs(tree: bpy.types.NodeTree,
+                    sources: dict[str, bpy.types.NodeSocket] | None = None) -> None:
+    """Add one AOV Output node per row of PERSON_AOVS; ``sources`` overrides a row's socket."""
+    sources = sources or {}
+    for name, (kind, build) in PERSON_AOVS.items():
+        node = tree.nodes.new("ShaderNodeOutputAOV")
+        node.aov_name = name
+        socket = sources[name] if name in sources else build(tree)
+        tree.links.new(socket, node.inputs["Color" if kind == "COLOR" else "Value"])
+
+
+def configure_view_layer(view_layer: bpy.types.ViewLayer) -> None:
+    """Enable Combined, Z, Environment and the person AOVs; alpha threshold 0 (see notes)."""
+    view_layer.use_pass_combined = True
+    view_layer.use_pass_z = True
+    view_layer.use_pass_environment = True
+    view_layer.use_pass_normal = False
+    view_layer.pass_alpha_threshold = 0.0
+    existing = {aov.name for aov in view_layer.aovs}
+    for name, (kind, _) in PERSON_AOVS.items():
+        if name not in existing:
+            aov = view_layer.aovs.add()
+            aov.name, aov.type = name, kind
+
+
+def configure_output(scene: bpy.types.Scene, path: Path) -> None:
+    """Multilayer float32 EXR with every pass; no compositing, linear values untouched."""
+    settings = scene.render.image_settings
+    settings.media_type = "MULTI_LAYER_IMAGE"
+    settings.file_format = "OPEN_EXR_MULTILAYER"
+    settings.color_depth = "32"
+    settings.exr_codec = "ZIP"
+    scene.render.use_compositing = False
+    scene.render.use_sequencer = False
+    scene.render.filepath = str(path)
+    scene.view_settings.view_transform = "Standard"  # EXR stays linear; we apply the OETF
+    scene.view_settings.look = "None"
+    scene.view_settings.exposure = 0.0
+    scene.view_settings.gamma = 1.0
+
+
+def read_exr(path: Path) -> dict[str, np.ndarray]:
+    """All channels of a (multi-part) EXR as float32 (H, W) arrays keyed ``Pass.Channel``."""
+    layers: dict[str, np.ndarray] = {}
+    with OpenEXR.File(str(path), separate_channels=True) as f:
+        for part in f.parts:
+            for name, channel in part.channels.items():
+                key = name[len(LAYER) + 1:] if name.startswith(LAYER + ".") else name
+                layers[key] = np.asarray(channel.pixels, dtype=np.float32)
+    return layers
+
+
+@dataclass(frozen=True)
+class PassContext:
+    """What post-processing needs besides the raw layers: the spec and the resolved camera."""
+
+    spec: SceneSpec
+    cam_to_world: np.ndarray
+
+
+def _stack(layers: dict[str, np.ndarray], name: str, channels: str) -> np.ndarray:
+    return np.stack([layers[f"{name}.{c}"] for c in channels], axis=-1)
+
+
+def rgb_from_layers(layers: dict[str, np.ndarray], ctx: PassContext) -> np.ndarray:
+    """Linear combined + premultiplied environment = the opaque render; then the sRGB OETF."""
+    linear = _stack(layers, "Combined", "RGB") + _stack(layers, "Environment", "RGB")
+    return geometry.linear_to_srgb8(linear)
+
+
+def alpha_from_layers(layers: dict[str, np.ndarray], ctx: PassContext) -> np.ndarray:
+    return np.clip(layers["Combined.A"], 0.0, 1.0).astype(np.float32)
+
+
+def depth_from_layers(layers: dict[str, np.ndarray], ctx: PassContext) -> np.ndarray:
+    return geometry.depth_from_z_pass(layers["Depth.Z"], layers["Combined.A"])
+
+
+def normal_from_layers(layers: dict[str, np.ndarray], ctx: PassContext) -> np.ndarray:
+    """Sample-mean world normal (rgb / A), renormalised, rotated into the camera frame."""
+    aov = _stack(layers, "normal", "RGBA")
+    coverage = aov[..., 3:]
+    mean = np.where(coverage > 0, aov[..., :3] / np.maximum(coverage, 1e-12), 0.0)
+    n_cam = geometry.world_to_camera_normals(mean, ctx.cam_to_world)
+    fg = (layers["Combined.A"] > 0)[..., None]
+    return np.where(fg, geometry.normalize_or_zero(n_cam), 0.0).astype(np.float32)
+
+
+POSTPROCESS: dict[str, Callable[[dict[str, np.ndarray], PassContext], np.ndarray]] = {
+    "rgb": rgb_from_layers,
+    "alpha": alpha_from_layers,
+    "depth": depth_from_layers,
+    "normal": normal_from_layers,
+}

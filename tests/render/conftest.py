@@ -1,0 +1,90 @@
+"""Shared render fixtures: one BlenderRenderer per test session, hand-built SceneSpecs."""
+
+from __future__ import annotations
+
+import pytest
+
+from synthhuman.spec import BodySpec, CameraSpec, LightingSpec, PoseSpec, RenderSpec, SceneSpec, SkinSpec
+
+TEST_WIDTH, TEST_HEIGHT, TEST_SAMPLES = 72, 96, 8
+
+
+def make_spec(framing: str = "upper", *, width: int = TEST_WIDTH, height: int = TEST_HEIGHT,
+              samples: int = TEST_SAMPLES, azimuth_deg: float = 15.0, base_pose: str = "rest",
+              hdri_id: str = "hdri/city", index: int = 0) -> SceneSpec:
+    """A plausible hand-made spec (the lead's sampler produces these in the pipeline)."""
+    return SceneSpec(
+        seed=1234,
+        index=index,
+        body=BodySpec(
+            phenotype=(("gender", 0.3), ("age", 0.5), ("muscle", 0.6), ("weight", 0.5), ("height", 0.55)),
+            local_changes=(("nose-scale-vert-incr", 0.3),),
+            skin=SkinSpec(melanin=0.35, hemoglobin=0.4, roughness=0.45, subsurface_scale_m=0.004,
+                          eye_color=(0.12, 0.25, 0.35)),
+        ),
+        pose=PoseSpec(
+            base_pose=base_pose,
+            bone_euler_deg=(("lowerarm01.L", (40.0, 0.0, 0.0)), ("neck01", (0.0, 0.0, 10.0)),
+                            ("upperarm01.R", (-20.0, 0.0, 10.0))),
+            root_yaw_deg=-20.0,
+            facial_actions=(("jawOpen", 0.3), ("mouthSmileLeft", 0.6), ("mouthSmileRight", 0.6)),
+        ),
+        lighting=LightingSpec(hdri_id=hdri_id, rotation_deg=40.0, strength=1.0),
+        camera=CameraSpec(framing=framing, focal_mm=50.0, azimuth_deg=azimuth_deg, elevation_deg=5.0,
+                          roll_deg=3.0, fill=0.8, offset_x=0.05, offset_y=-0.05),
+        render=RenderSpec(width_px=width, height_px=height, samples=samples, cycles_seed=7),
+    )
+
+
+@pytest.fixture(scope="session")
+def renderer():
+    """Built once: the Anny model and Blender scene cost seconds."""
+    from synthhuman.render.scene import BlenderRenderer
+
+    r = BlenderRenderer(device="cpu")
+    yield r
+    r.close()
+
+
+def raycast_reference(sample) -> tuple:
+    """Independent GT: embree ray cast of the exported camera-space mesh through pixel centres.
+
+    Returns (depth (H, W), normals (H, W, 3), hit mask (H, W)); normals are the barycentric
+    interpolation of the exported smooth vertex normals, renormalised, facing the ray.
+    """
+    import numpy as np
+    import trimesh
+
+    from synthhuman.geometry import pixel_rays
+
+    mesh = trimesh.Trimesh(sample.mesh.vertices.astype(np.float64), sample.mesh.faces, process=False)
+    h, w = sample.alpha.shape
+    dirs = pixel_rays(sample.K, w, h).reshape(-1, 3)
+    origins = np.zeros_like(dirs)
+    tri, ray, loc = mesh.ray.intersects_id(origins, dirs, multiple_hits=False, return_locations=True)
+    depth = np.zeros(h * w)
+    depth[ray] = -loc[:, 2]
+    bary = trimesh.triangles.points_to_barycentric(mesh.triangles[tri], loc)
+    vn = sample.mesh.vertex_normals.astype(np.float64)[sample.mesh.faces[tri]]
+    n = (bary[:, :, None] * vn).sum(axis=1)
+    n /= np.linalg.norm(n, axis=1, keepdims=True)
+    normals = np.zeros((h * w, 3))
+    normals[ray] = n
+    hit = np.zeros(h * w, bool)
+    hit[ray] = True
+    return depth.reshape(h, w), normals.reshape(h, w, 3), hit.reshape(h, w)
+
+
+def interior_mask(sample, hit) -> "np.ndarray":
+    """Pixels with alpha == 1 whose 3x3 neighbourhood is all ray-cast hits (no silhouette nearby)."""
+    import numpy as np
+    from scipy.ndimage import binary_erosion
+
+    return (sample.alpha >= 1.0) & binary_erosion(hit, np.ones((3, 3), bool), border_value=0)
+
+
+@pytest.fixture(scope="session")
+def rendered(renderer):
+    """One sample per framing with the exported mesh, rendered once for the whole session."""
+    return {framing: renderer.render_sample(make_spec(framing), export_mesh=True)
+            for framing in ("face", "upper", "full")}

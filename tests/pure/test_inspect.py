@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from synthhuman.codecs import encode_exr, encode_png
 from synthhuman.errors import UserError
-from synthhuman.inspect import check_sample, inspect_dataset
+from synthhuman.inspect import check_sample, check_storage, inspect_dataset
 from synthhuman.report import contact_row
 from synthhuman.sample import RenderedSample
 from synthhuman.shards import ShardWriter, encode_sample, index_path, list_shards
@@ -162,6 +163,17 @@ def test_check_sample_catches_alpha_out_of_range() -> None:
     sample.alpha[0, :5] = 1.5
     sample.alpha[1, :2] = -0.1
     assert "alpha outside [0, 1] at 7 px" in check_sample(sample)
+
+
+def test_stored_formats_are_checked_on_the_bytes() -> None:
+    """decode_sample casts everything to float32, so a half-precision depth would go unseen there."""
+    record = encode_sample(make_sample(0))
+    assert check_storage(record) == []
+    record["depth.exr"] = encode_exr({"Z": make_sample(0).depth}, "float16")
+    record["alpha.png"] = encode_png((make_sample(0).alpha * 255).astype(np.uint8))
+    assert check_storage(record) == [
+        "alpha.png is stored as PNG mode L, expected I;16",
+        "depth.exr stores channels {'Z': 'float16'}, expected {'Z': 'float32'}"]
 
 
 def test_fractional_alpha_with_zero_depth_is_accepted_but_not_full_alpha() -> None:

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for index.html, contact_sheet.png, problems.txt (default: DIR/report)")
     parser.add_argument("--contact-rows", type=int, default=16, metavar="N",
                         help="samples shown in the contact sheet, one row each (default: 16; 0 = none)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="processes inspecting shards in parallel (default: 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or statistics; problems only")
 
 
@@ -33,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.contact_rows < 0:
         raise UserError("--contact-rows must be >= 0")
-    result = inspect_dataset(args.dir, args.contact_rows, progress=not args.quiet, row_renderer=contact_row)
+    if args.workers < 1:
+        raise UserError("--workers must be >= 1")
+    result = inspect_dataset(args.dir, args.contact_rows, progress=not args.quiet, row_renderer=contact_row,
+                             workers=args.workers)
     report_dir = args.report if args.report is not None else Path(args.dir) / "report"
     try:
         report_dir.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,9 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -217,13 +219,16 @@ class InspectResult:
 
 
 def inspect_dataset(out_dir: Path, contact_rows: int = 16, progress: bool = True,
-                    row_renderer: Callable[[RenderedSample], np.ndarray] | None = None) -> InspectResult:
+                    row_renderer: Callable[[RenderedSample], np.ndarray] | None = None,
+                    workers: int = 1) -> InspectResult:
     """Check and summarise every complete shard of ``out_dir``.
 
     Samples are decoded from the raw tar records (not ``iter_samples``) so that a sample that
     does not decode becomes a problem on its own line instead of ending the whole run; a tar
     that cannot be read at all is a UserError. ``row_renderer`` turns the first
-    ``contact_rows`` samples into contact-sheet rows while they are in memory.
+    ``contact_rows`` samples into contact-sheet rows while they are in memory. With
+    ``workers`` > 1, shards are inspected in that many processes (decoding dominates: about
+    25 samples/s per core at 384x512) and merged in shard order, so the result is the same.
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -231,8 +236,16 @@ def inspect_dataset(out_dir: Path, contact_rows: int = 16, progress: bool = True
     complete = _complete_shards(out_dir, result)
     total = sum(len(index.keys) for _, index in complete)
     with tqdm(total=total, unit="sample", disable=not progress, desc="inspect") as bar:
-        for tar_path, index in complete:
-            _inspect_shard(tar_path, index, result, contact_rows, row_renderer, bar)
+        if workers > 1 and len(complete) > 1:
+            run = partial(_inspect_shard, contact_rows=contact_rows, row_renderer=row_renderer)
+            with ProcessPoolExecutor(min(workers, len(complete))) as pool:
+                for part in pool.map(run, *zip(*complete, strict=True)):  # in shard order
+                    _merge(result, part, contact_rows)
+                    bar.update(part.stats.samples + part.undecodable)
+        else:
+            for tar_path, index in complete:
+                part = _inspect_shard(tar_path, index, contact_rows, row_renderer, bar.update)
+                _merge(result, part, contact_rows)
     _check_counts(result)
     result.elapsed_s = time.perf_counter() - start
     return result
@@ -276,9 +289,12 @@ def _complete_shards(out_dir: Path, result: InspectResult) -> list[tuple[Path, S
     return complete
 
 
-def _inspect_shard(tar_path: Path, index: ShardIndex, result: InspectResult, contact_rows: int,
-                   row_renderer: Callable[[RenderedSample], np.ndarray] | None, bar: tqdm) -> None:
+def _inspect_shard(tar_path: Path, index: ShardIndex, contact_rows: int,
+                   row_renderer: Callable[[RenderedSample], np.ndarray] | None,
+                   on_sample: Callable[[int], Any] | None = None) -> InspectResult:
+    """One shard's problems, failures, statistics and first contact rows (a worker's unit of work)."""
     name = tar_path.name[: -len(".tar")]
+    result = InspectResult(tar_path, None)
     tar_keys = []
     for record in iter_records(tar_path):  # a corrupt tar raises UserError here
         key = record["__key__"].decode()
@@ -288,16 +304,28 @@ def _inspect_shard(tar_path: Path, index: ShardIndex, result: InspectResult, con
         except Exception as exc:  # noqa: BLE001 - a sample that does not decode is a problem, not a crash
             result.problems.append(f"{name} / {key}: cannot decode: {exc}")
             result.undecodable += 1
-            bar.update(1)
+            if on_sample is not None:
+                on_sample(1)
             continue
         result.problems += [f"{name} / {key}: {p}" for p in check_storage(record) + check_sample(sample)]
         result.stats.add(sample)
         if row_renderer is not None and len(result.contact_rows) < contact_rows:
             result.contact_rows.append((f"{name} / {key}", row_renderer(sample)))
-        bar.update(1)
+        if on_sample is not None:
+            on_sample(1)
     result.shards[name] = len(tar_keys)
     result.problems += [f"{name}: {p}" for p in check_index(index, tar_keys)]
     result.failures += [f"{name} / {f.key}: {f.error} (after {f.attempts} attempts)" for f in index.failures]
+    return result
+
+
+def _merge(result: InspectResult, part: InspectResult, contact_rows: int) -> None:
+    result.shards.update(part.shards)
+    result.problems += part.problems
+    result.failures += part.failures
+    result.undecodable += part.undecodable
+    result.stats.merge(part.stats)
+    result.contact_rows += part.contact_rows[: contact_rows - len(result.contact_rows)]
 
 
 def check_index(index: ShardIndex, tar_keys: list[str]) -> list[str]:

@@ -83,6 +83,19 @@ class DatasetStats:
                 self.timing_sums[stage] = self.timing_sums.get(stage, 0.0) + float(seconds)
                 self.timing_counts[stage] = self.timing_counts.get(stage, 0) + 1
 
+    def merge(self, other: DatasetStats) -> None:
+        """Fold in another accumulator (one shard's, from a worker process)."""
+        self.samples += other.samples
+        for name in ("framing", "hdri", "sizes"):
+            getattr(self, name).update(getattr(other, name))
+        for name in ("melanin", "focal_mm", "focal_px", "coverage"):
+            getattr(self, name).extend(getattr(other, name))
+        for name, values in other.phenotype.items():
+            self.phenotype.setdefault(name, []).extend(values)
+        for stage, total in other.timing_sums.items():
+            self.timing_sums[stage] = self.timing_sums.get(stage, 0.0) + total
+            self.timing_counts[stage] = self.timing_counts.get(stage, 0) + other.timing_counts[stage]
+
     def timing_means(self) -> dict[str, float]:
         return {stage: total / self.timing_counts[stage] for stage, total in sorted(self.timing_sums.items())}
 

@@ -102,6 +102,16 @@ def test_good_dataset_passes_and_writes_report(tmp_path: Path) -> None:
     assert len(result.contact_rows) == 5
 
 
+def test_parallel_workers_give_the_same_result(tmp_path: Path) -> None:
+    out = make_dataset(tmp_path, n=7, shard_size=2, mutate=_set("depth", _nan_depth))
+    serial = inspect_dataset(out, contact_rows=3, progress=False, row_renderer=contact_row)
+    parallel = inspect_dataset(out, contact_rows=3, progress=False, row_renderer=contact_row, workers=2)
+    assert parallel.problems == serial.problems and len(serial.problems) == 1
+    assert parallel.stats == serial.stats
+    assert [label for label, _ in parallel.contact_rows] == [label for label, _ in serial.contact_rows]
+    assert all((a[1] == b[1]).all() for a, b in zip(parallel.contact_rows, serial.contact_rows, strict=True))
+
+
 def test_cli_inspect_writes_sheet_and_html(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     out = make_dataset(tmp_path / "ds", n=6)

@@ -56,7 +56,7 @@ def _package_dir(name: str) -> Path | None:
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _bpy_datafiles() -> Path | None:
@@ -151,7 +151,8 @@ class AssetLibrary:
         if asset_id in self.assets:
             return self.assets[asset_id]
         close = difflib.get_close_matches(asset_id, list(self.assets), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {len(self.assets)} ids (synthhuman assets list)"
+        hint = (f"; did you mean {', '.join(close)}?" if close
+                else f"; known: {len(self.assets)} ids (synthhuman assets list)")
         raise UserError(f"unknown asset id {asset_id!r}{hint}")
 
     def root_dir(self, root: str) -> Path | None:
@@ -253,7 +254,8 @@ def load_library(manifest_dir: Path | None = None) -> AssetLibrary:
     for path in sorted(directory.glob("*.yaml")):
         for asset in read_manifest(path):
             if asset.id in assets:
-                raise UserError(f"{path.name} record {asset.id}: duplicate id (also in {assets[asset.id].manifest})")
+                other = assets[asset.id].manifest
+                raise UserError(f"{path.name} record {asset.id}: duplicate id (also in {other})")
             assets[asset.id] = asset
     return AssetLibrary(assets, directory)
 

@@ -47,7 +47,7 @@ def _human_size(n: int) -> str:
     return f"{size:.1f} GB"
 
 
-def _list(library, kind: str | None) -> int:  # noqa: ANN001 - AssetLibrary, imported lazily
+def _list(library, kind: str | None) -> int:
     from synthhuman.assets import content_size
 
     ids = library.ids(kind)
@@ -68,7 +68,7 @@ def _list(library, kind: str | None) -> int:  # noqa: ANN001 - AssetLibrary, imp
     return 0
 
 
-def _verify(library, ids: list[str] | None) -> int:  # noqa: ANN001
+def _verify(library, ids: list[str] | None) -> int:
     for asset_id in ids or []:
         library.get(asset_id)  # unknown ids fail with a hint before any hashing
     problems = library.verify(ids)
@@ -80,7 +80,7 @@ def _verify(library, ids: list[str] | None) -> int:  # noqa: ANN001
     return 0
 
 
-def _hash(library, ids: list[str], update: bool) -> int:  # noqa: ANN001
+def _hash(library, ids: list[str], update: bool) -> int:
     """Print ``id sha256 [changed]``; with ``update``, rewrite the sha256 lines in place."""
     from synthhuman.assets import content_sha256
 

@@ -151,3 +151,25 @@ def test_pretrained_encoder_shape_mismatch_is_explained(tmp_path) -> None:
     torch.save({"cls_token": torch.zeros(1, 1, 64)}, tmp_path / "partial.pth")
     with pytest.raises(ValueError, match="missing keys"):
         load_pretrained_encoder(build_model("small", "depth"), tmp_path / "partial.pth")
+
+
+def test_onnx_export_matches_torch_at_any_size(tmp_path) -> None:
+    """Exported once with dynamic H, W; onnxruntime agrees at square and non-square sizes."""
+    ort = pytest.importorskip("onnxruntime")
+    import warnings
+
+    model = build_model("small", "multi").eval()
+    axes = {0: "batch", 2: "height", 3: "width"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(model, (torch.rand(1, 3, 64, 64),), str(tmp_path / "m.onnx"), dynamo=False,
+                          input_names=["image"], output_names=list(model.tasks), opset_version=17,
+                          dynamic_axes={name: axes for name in ("image", *model.tasks)})
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    for h, w in [(64, 64), (48, 80)]:
+        x = torch.rand(1, 3, h, w)
+        with torch.no_grad():
+            ref = model(x)
+        for name, y in zip(model.tasks, session.run(None, {"image": x.numpy()}), strict=True):
+            assert y.shape == (1, ref[name].shape[1], h, w)
+            assert abs(y - ref[name].numpy()).max() < 1e-3

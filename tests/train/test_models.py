@@ -98,7 +98,7 @@ def test_unknown_names_are_rejected() -> None:
 def test_forward_intermediates_are_block_outputs() -> None:
     vit = build_model("small", "depth").encoder
     x = torch.rand(1, 3, 64, 64)
-    feats = vit.forward_intermediates(x, [1, -1])
+    feats = vit.forward_intermediates(x, [1, -1], return_prefix_tokens=True)
     tokens = torch.cat([vit.cls_token, vit.patch_embed(x)], dim=1) + vit.pos_embed
     for block in vit.blocks:
         tokens = block(tokens)
@@ -106,6 +106,9 @@ def test_forward_intermediates_are_block_outputs() -> None:
     assert len(feats) == 2 and grid.shape == (1, 64, 4, 4)
     torch.testing.assert_close(cls, tokens[:, :1])
     torch.testing.assert_close(grid[0, :, 1, 2], tokens[0, 1 + 1 * 4 + 2])
+    plain = vit.forward_intermediates(x, [1, -1])
+    torch.testing.assert_close(plain[1], grid)
+    assert plain[0].shape == (1, 64, 4, 4)
 
 
 @pytest.mark.parametrize("suffix", [".pth", ".safetensors"])

@@ -86,7 +86,8 @@ class DAViD(nn.Module):
         """x: (B,3,H,W) in [0,1] -> shared decoder features d^1 (B,F,H/2,W/2)."""
         x = (x - self.mean) / self.std
         size = self.config.encoder_size
-        feats = self.encoder.forward_intermediates(interp(x, (size, size)), self.config.layer_indices)
+        feats = self.encoder.forward_intermediates(interp(x, (size, size)), self.config.layer_indices,
+                                                   return_prefix_tokens=True)
         enc = [block(grid, cls) for block, (grid, cls) in zip(self.reassemble, feats, strict=True)]
         res = self.resizer(x)
         d = None

@@ -91,25 +91,27 @@ class VisionTransformer(nn.Module):
         nn.init.normal_(self.cls_token, std=1e-6)
         self.apply(_init_weights)
 
-    def forward_intermediates(self, x: Tensor, indices: Sequence[int]) -> list[tuple[Tensor, Tensor]]:
-        """Outputs of the blocks in `indices` as NCHW maps plus their CLS token.
+    def forward_intermediates(self, x: Tensor, indices: Sequence[int],
+                              return_prefix_tokens: bool = False) -> list[Tensor] | list[tuple[Tensor, Tensor]]:
+        """Outputs of the blocks in `indices` as NCHW maps (timm's `forward_intermediates` shape).
 
         Args:
             x: (B,3,S,S) normalised image at the encoder size S.
-            indices: block indices, ascending (negative counts from the end).
+            indices: block indices (negative counts from the end); returned in ascending order.
+            return_prefix_tokens: pair each map with its CLS token (B,1,D), as DPT's readout needs.
         Returns:
-            One (features (B,D,S/p,S/p), cls (B,1,D)) pair per index, in index order.
+            One features (B,D,S/p,S/p) map, or (map, cls) pair, per index.
         """
         wanted = sorted(i % len(self.blocks) for i in indices)
         b = x.shape[0]
         tokens = torch.cat([self.cls_token.expand(b, -1, -1), self.patch_embed(x)], dim=1)
         tokens = tokens + self.pos_embed
-        out: list[tuple[Tensor, Tensor]] = []
+        out = []
         for i, block in enumerate(self.blocks[: wanted[-1] + 1]):
             tokens = block(tokens)
             if i in wanted:
                 grid = tokens[:, 1:].transpose(1, 2).reshape(b, self.dim, self.grid, self.grid)
-                out.append((grid, tokens[:, :1]))
+                out.append((grid, tokens[:, :1]) if return_prefix_tokens else grid)
         return out
 
 

@@ -151,6 +151,11 @@ def test_pretrained_encoder_shape_mismatch_is_explained(tmp_path) -> None:
     torch.save(other.state_dict(), tmp_path / "vit.pth")
     with pytest.raises(ValueError, match="shape mismatches"):
         load_pretrained_encoder(build_model("small", "depth"), tmp_path / "vit.pth")
+    deit3 = dict(build_model("small", "depth").encoder.state_dict())
+    deit3["blocks.0.ls1.gamma"] = torch.ones(64)  # layer scale: silently dropping it would be wrong
+    torch.save(deit3, tmp_path / "deit3.pth")
+    with pytest.raises(ValueError, match="ls1.gamma"):
+        load_pretrained_encoder(build_model("small", "depth"), tmp_path / "deit3.pth")
     torch.save({"cls_token": torch.zeros(1, 1, 64)}, tmp_path / "partial.pth")
     with pytest.raises(ValueError, match="missing keys"):
         load_pretrained_encoder(build_model("small", "depth"), tmp_path / "partial.pth")

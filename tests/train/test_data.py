@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from synthhuman.train.augment import AugmentConfig
 from synthhuman.train.data import DataConfig, build_dataset, make_loader, pad_to_square, square_padding
 
 from synthhuman.errors import UserError
@@ -184,3 +185,21 @@ def test_truncated_shard_fails_with_one_line_in_workers(dataset_dir: Path, tmp_p
     with pytest.raises(UserError) as info:
         all_batches(str(tmp_path / "cut.tar"), workers=1)
     assert "\n" not in str(info.value) and "shard" in str(info.value)
+
+
+def test_train_geometry_composes_with_padding(dataset_dir: Path):
+    """Flip-only training batches equal the mirrored eval batches: pad, resize and augment share one map."""
+    probs = {name: 0.0 for name in AugmentConfig.__dataclass_fields__ if name.endswith("_prob")}
+    flip_only = DataConfig(image_size=H, shuffle_buffer=1, augmentation=AugmentConfig(**{**probs, "flip_prob": 1.0}))
+    batches = all_batches(str(dataset_dir), train=True, cfg=flip_only)
+    train = {key: i for i, key in enumerate(keys_of(batches))}
+    flipped = {name: torch.cat([b[name] for b in batches]) for name in ("rgb", "alpha", "depth", "normals", "mask")}
+    evaluated = all_batches(str(dataset_dir))[0]
+    for row, key in enumerate(evaluated["key"]):
+        got = {name: value[train[key]] for name, value in flipped.items()}
+        torch.testing.assert_close(got["rgb"], evaluated["rgb"][row].flip(-1), atol=1e-4, rtol=0)
+        torch.testing.assert_close(got["alpha"], evaluated["alpha"][row].flip(-1), atol=1e-4, rtol=0)
+        assert torch.equal(got["mask"], evaluated["mask"][row].flip(-1))
+        assert torch.equal(got["depth"], evaluated["depth"][row].flip(-1))
+        mirrored = evaluated["normals"][row].flip(-1) * torch.tensor([-1.0, 1.0, 1.0]).view(3, 1, 1)
+        torch.testing.assert_close(got["normals"], mirrored, atol=1e-5, rtol=0)

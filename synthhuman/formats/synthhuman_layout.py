@@ -120,7 +120,8 @@ def read_layout_sample(folder: Path | str, index: int, framing: str = "unknown")
         alpha_raw = decode_png(paths["alpha"].read_bytes())
         depth = _read_depth(paths["depth"])
         channels = decode_exr(paths["normal"].read_bytes())
-        normal = np.stack([channels[c] for c in ("R", "G", "B")], axis=-1).astype(np.float32)
+        names = ("R", "G", "B") if "R" in channels else ("X", "Y", "Z")  # the release: XYZ stored in RGB
+        normal = np.stack([channels[c] for c in names], axis=-1).astype(np.float32)
         K = np.loadtxt(paths["cam"], dtype=np.float64).reshape(3, 3)
     except (OSError, KeyError, ValueError) as exc:
         raise UserError(f"cannot read SynthHuman sample {index:07d} in {folder}: {exc}") from None

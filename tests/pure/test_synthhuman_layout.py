@@ -168,3 +168,17 @@ def test_resolve_source_kinds(tmp_path: Path):
     assert resolve_source("pipe:cat x.tar").paths == ("pipe:cat x.tar",)
     with pytest.raises(UserError, match="no shards match"):
         resolve_source(f"{tmp_path}/ds/shards/shard-{{000005..000006}}.tar")
+
+
+def test_reader_accepts_xyz_channel_names_and_8bit_rgba(tmp_path: Path):
+    from synthhuman.codecs import encode_exr
+
+    sample = analytic_person(2)
+    write_layout_sample(tmp_path, 2, sample)
+    n = sample.normal
+    (tmp_path / "normal_0000002.exr").write_bytes(encode_exr({"X": n[..., 0], "Y": n[..., 1], "Z": n[..., 2]}, "float16"))
+    Image.fromarray(np.dstack([sample.rgb, np.full(sample.rgb.shape[:2], 255, np.uint8)])).save(tmp_path / "rgb_0000002.png")
+    back = read_layout_sample(tmp_path, 2)
+    np.testing.assert_array_equal(back.normal, sample.normal)
+    np.testing.assert_array_equal(back.rgb, sample.rgb)
+    assert back.meta["framing"] == "unknown"

@@ -27,8 +27,13 @@ def parse_vector(text: str, name: str = "--light-dir") -> np.ndarray:
     return values / np.linalg.norm(values)
 
 
-def relight(rgb: np.ndarray, normals: np.ndarray, light_dir: np.ndarray, ambient: float = 0.25,
-            alpha: np.ndarray | None = None) -> np.ndarray:
+def relight(
+    rgb: np.ndarray,
+    normals: np.ndarray,
+    light_dir: np.ndarray,
+    ambient: float = 0.25,
+    alpha: np.ndarray | None = None,
+) -> np.ndarray:
     """Lambert + ambient shading from predicted normals, applied to the image as albedo.
 
     shading = ambient + (1 - ambient) * max(0, n . l); relit = clip(rgb * shading, 0, 1).
@@ -82,8 +87,9 @@ def intrinsics_from_fov(height: int, width: int, fov_deg: float) -> np.ndarray:
     return np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]], dtype=np.float64)
 
 
-def depth_to_metric(relative: np.ndarray, mask: np.ndarray, near_m: float, range_m: float,
-                    invert: bool = False) -> np.ndarray:
+def depth_to_metric(
+    relative: np.ndarray, mask: np.ndarray, near_m: float, range_m: float, invert: bool = False
+) -> np.ndarray:
     """Relative depth -> metres, by a guessed range: Z = near_m + range_m * (d - min) / (max - min).
 
     The model predicts depth only up to an unknown scale and shift (it is trained against
@@ -101,8 +107,9 @@ def depth_to_metric(relative: np.ndarray, mask: np.ndarray, near_m: float, range
     return (near_m + range_m * normalised).astype(np.float32)
 
 
-def point_cloud(depth_m: np.ndarray, mask: np.ndarray, K: np.ndarray,
-                rgb: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def point_cloud(
+    depth_m: np.ndarray, mask: np.ndarray, K: np.ndarray, rgb: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Back-project masked pixels: (N,3) camera-frame points (x right, y up, z towards the camera,
     so points in front have z < 0) and their (N,3) uint8 colours. Pixel centres at +0.5."""
     v, u = np.nonzero(mask)

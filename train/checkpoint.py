@@ -101,7 +101,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return payload
 
 
-def model_from_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+def model_from_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict]:
     """(model in eval mode with the checkpoint's weights, the whole checkpoint dict)."""
     from synthhuman.train.models import build_model_from_config
 

@@ -68,7 +68,9 @@ class TrainConfig:
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise UserError(f"config key 'steps_per_epoch' must be >= 1, got {self.steps_per_epoch}")
         if not self.lr > 0 or self.min_lr < 0 or self.min_lr > self.lr:
-            raise UserError(f"config keys 'lr'/'min_lr' need 0 <= min_lr <= lr and lr > 0, got {self.lr}/{self.min_lr}")
+            raise UserError(
+                f"config keys 'lr'/'min_lr' need 0 <= min_lr <= lr and lr > 0, got {self.lr}/{self.min_lr}"
+            )
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise UserError(f"config key 'betas' needs two values in [0, 1), got {self.betas}")
         if not self.data:
@@ -116,7 +118,7 @@ def coerce(key: str, value: Any, hint: Any) -> Any:
     if origin is tuple:
         if not isinstance(value, (list, tuple)) or len(value) != len(args):
             raise UserError(f"config key '{key}': expected a list of {len(args)} values, got {value!r}")
-        return tuple(coerce(key, v, a) for v, a in zip(value, args))
+        return tuple(coerce(key, v, a) for v, a in zip(value, args, strict=True))
     if origin is dict:
         if not isinstance(value, dict):
             raise UserError(f"config key '{key}': expected a mapping, got {value!r}")

@@ -69,8 +69,14 @@ def export_onnx(model: nn.Module, path: str | Path, size: int = 512, opset: int 
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # deprecation and tracer warnings about shape arithmetic
         torch.onnx.export(
-            wrapper, (dummy,), str(path), dynamo=False, opset_version=opset,
-            input_names=[INPUT_NAME], output_names=wrapper.output_names, dynamic_axes=axes,
+            wrapper,
+            (dummy,),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=[INPUT_NAME],
+            output_names=wrapper.output_names,
+            dynamic_axes=axes,
         )
     _write_metadata(path, model, wrapper, size)
     return path
@@ -96,8 +102,9 @@ def _write_metadata(path: Path, model: nn.Module, wrapper: ReleaseContract, size
     onnx.save(proto, str(path))
 
 
-def compare_with_torch(model: nn.Module, onnx_path: str | Path, shape: tuple[int, int],
-                       seed: int = 0) -> dict[str, float]:
+def compare_with_torch(
+    model: nn.Module, onnx_path: str | Path, shape: tuple[int, int], seed: int = 0
+) -> dict[str, float]:
     """Max abs difference per output between onnxruntime and PyTorch on one random BGR image."""
     import onnxruntime as ort
 
@@ -115,8 +122,12 @@ def compare_with_torch(model: nn.Module, onnx_path: str | Path, shape: tuple[int
     return diffs
 
 
-def export_checkpoint(checkpoint: str | Path, onnx_path: str | Path, size: int = 512,
-                      check_sizes: tuple[tuple[int, int], ...] = ((512, 512), (384, 512))) -> dict:
+def export_checkpoint(
+    checkpoint: str | Path,
+    onnx_path: str | Path,
+    size: int = 512,
+    check_sizes: tuple[tuple[int, int], ...] = ((512, 512), (384, 512)),
+) -> dict:
     """Export a checkpoint and verify it at `check_sizes`; returns {"HxW": {output: max diff}}."""
     from synthhuman.train.checkpoint import model_from_checkpoint
 

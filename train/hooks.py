@@ -50,8 +50,12 @@ class CosineLR(HookBase):
             group["lr"] = self.last_lr
 
     def state_dict(self) -> dict[str, Any]:
-        return {"base_lr": self.base_lr, "min_lr": self.min_lr, "warmup_steps": self.warmup_steps,
-                "last_lr": self.last_lr}
+        return {
+            "base_lr": self.base_lr,
+            "min_lr": self.min_lr,
+            "warmup_steps": self.warmup_steps,
+            "last_lr": self.last_lr,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.last_lr = float(state.get("last_lr", self.base_lr))
@@ -147,7 +151,9 @@ class MetricsLogger(HookBase):
         self.writer = SummaryWriter(str(self.out_dir / "tb"))
         t = self.trainer
         total = t.epochs * t.epoch_length if t.epoch_length else None
-        self.bar = tqdm(total=total, initial=t.step, unit="step", dynamic_ncols=True, disable=not self.progress)
+        self.bar = tqdm(
+            total=total, initial=t.step, unit="step", dynamic_ncols=True, disable=not self.progress
+        )
         self._since = time.perf_counter()
 
     def after_step(self) -> None:
@@ -165,8 +171,13 @@ class MetricsLogger(HookBase):
             return
         t = self.trainer
         rate = self._samples / max(time.perf_counter() - self._since, 1e-9)
-        row = {"step": t.step, "epoch": t.epoch, "lr": t.optimizer.param_groups[0]["lr"],
-               **{k: v / self._count for k, v in self._sums.items()}, "samples_per_s": rate}
+        row = {
+            "step": t.step,
+            "epoch": t.epoch,
+            "lr": t.optimizer.param_groups[0]["lr"],
+            **{k: v / self._count for k, v in self._sums.items()},
+            "samples_per_s": rate,
+        }
         _append_csv(self.out_dir / "train.csv", row)
         for key, value in row.items():
             if key not in ("step", "epoch"):

@@ -44,6 +44,7 @@ class HookBase:
     def on_interrupt(self) -> None: ...
     def state_dict(self) -> dict[str, Any]:
         return {}
+
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
@@ -64,10 +65,20 @@ class SimpleTrainer:
     when the stream ends, so a streaming (IterableDataset) source is read continuously.
     """
 
-    def __init__(self, model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer,
-                 loader: Iterable[dict[str, Any]], *, epochs: int, steps_per_epoch: int | None = None,
-                 device: torch.device | str = "cpu", amp: bool = True, grad_clip: float | None = None,
-                 world_size: int = 1) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        optimizer: torch.optim.Optimizer,
+        loader: Iterable[dict[str, Any]],
+        *,
+        epochs: int,
+        steps_per_epoch: int | None = None,
+        device: torch.device | str = "cpu",
+        amp: bool = True,
+        grad_clip: float | None = None,
+        world_size: int = 1,
+    ) -> None:
         self.model, self.loss_fn, self.optimizer, self.loader = model, loss_fn, optimizer, loader
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch or _loader_length(loader)
         self.device = torch.device(device)
@@ -78,6 +89,7 @@ class SimpleTrainer:
         self.epoch = 0  # epochs completed
         self.step_in_epoch = 0
         self.epoch_length: int | None = self.steps_per_epoch  # learnt after one pass if unknown
+        self.passes = 0  # iterators started over the loader (its epochs, for augmentation seeds)
         self.result = StepResult()
         self.stop_requested = False
         self._iter: Iterator[dict[str, Any]] | None = None
@@ -113,7 +125,7 @@ class SimpleTrainer:
         target = self._epoch_target()
         fresh = self.steps_per_epoch is None or self._iter is None
         if fresh:
-            self._iter = iter(self.loader)
+            self._iter = self._new_pass()
         while target is None or self.step_in_epoch < target:
             if self._should_stop():
                 raise TrainingInterrupted
@@ -123,24 +135,33 @@ class SimpleTrainer:
             except StopIteration:
                 if self.steps_per_epoch is None or fresh:
                     break  # one pass done (or the source is empty: reported below)
-                self._iter, fresh = iter(self.loader), True  # stream ended mid-epoch: go round
+                self._iter, fresh = self._new_pass(), True  # stream ended mid-epoch: go round
                 continue
             fresh = False
             self.step += 1
             self.step_in_epoch += 1
             self._call("after_step")
         if self.step_in_epoch == 0:
-            raise UserError("the training data yielded no batches (empty source, or fewer samples than a batch?)")
+            raise UserError(
+                "the training data yielded no batches (empty source, or fewer samples than a batch?)"
+            )
         if self.epoch_length is None:
             self.epoch_length = self.step_in_epoch
         self.epoch += 1
         self.step_in_epoch = 0
         self._call("after_epoch")
 
+    def _new_pass(self) -> Iterator[dict[str, Any]]:
+        self.passes += 1
+        return iter(self.loader)
+
     def _epoch_target(self) -> int | None:
         """Steps in this epoch: fixed, or after a resume mid-pass, the rest of a known pass."""
-        return self.steps_per_epoch if self.steps_per_epoch is not None else (
-            self.epoch_length if self.step_in_epoch > 0 else None)
+        return (
+            self.steps_per_epoch
+            if self.steps_per_epoch is not None
+            else (self.epoch_length if self.step_in_epoch > 0 else None)
+        )
 
     def run_step(self) -> None:
         """Fetch, forward, loss, backward, step. Raises StopIteration at the end of the data."""
@@ -151,14 +172,20 @@ class SimpleTrainer:
             pred = self.model(batch["rgb"])
         loss, terms = self.loss_fn(pred, batch)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss is {loss.item()} at step {self.step}; lower the lr or check the data")
+            raise FloatingPointError(
+                f"loss is {loss.item()} at step {self.step}; lower the lr or check the data"
+            )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.optimizer.step()
-        self.result = StepResult(float(loss.detach()), {k: float(v.detach()) for k, v in terms.items()},
-                                 int(batch["rgb"].shape[0]), time.perf_counter() - start)
+        self.result = StepResult(
+            float(loss.detach()),
+            {k: float(v.detach()) for k, v in terms.items()},
+            int(batch["rgb"].shape[0]),
+            time.perf_counter() - start,
+        )
 
     def _should_stop(self) -> bool:
         """The stop flag, OR-ed over ranks so every DDP process stops at the same step."""
@@ -174,8 +201,12 @@ class SimpleTrainer:
         """Everything besides model weights that `--resume` needs to continue exactly here."""
         return {
             "optimizer": self.optimizer.state_dict(),
-            "step": self.step, "epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
-            "epoch_length": self.epoch_length, "rng": rng_state(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "step_in_epoch": self.step_in_epoch,
+            "epoch_length": self.epoch_length,
+            "passes": self.passes,
+            "rng": rng_state(),
             "hooks": {type(h).__name__: h.state_dict() for h in self.hooks if h.state_dict()},
         }
 
@@ -185,6 +216,7 @@ class SimpleTrainer:
         self.step, self.epoch = int(payload["step"]), int(payload["epoch"])
         self.step_in_epoch = int(payload.get("step_in_epoch", 0))
         self.epoch_length = self.epoch_length or payload.get("epoch_length")
+        self.passes = int(payload.get("passes", self.epoch))
         set_rng_state(payload["rng"])
         states = payload.get("hooks", {})
         for hook in self.hooks:

@@ -88,19 +88,28 @@ class OnnxBackend:
 def _match_outputs(names: list[str], meta_tasks: str, task: str | None, path: Path) -> list[str]:
     if meta_tasks and len(meta_tasks.split(",")) == len(names):
         return meta_tasks.split(",")
-    keywords = {"depth": ("depth",), "normals": ("normal",), "alpha": ("fore", "alpha", "seg", "matt", "mask")}
-    found = [next((t for t, keys in keywords.items() if any(k in n.lower() for k in keys)), None) for n in names]
+    keywords = {
+        "depth": ("depth",),
+        "normals": ("normal",),
+        "alpha": ("fore", "alpha", "seg", "matt", "mask"),
+    }
+    found = [
+        next((t for t, keys in keywords.items() if any(k in n.lower() for k in keys)), None) for n in names
+    ]
     if all(found) and len(set(found)) == len(found):
         return found  # type: ignore[return-value]
     if len(names) == 3:
         return list(TASK_ORDER)
     if len(names) == 1 and task in CHANNELS:
         return [task]
-    raise UserError(f"cannot tell which task the outputs {names} of {path} are; pass --task depth|normals|alpha")
+    raise UserError(
+        f"cannot tell which task the outputs {names} of {path} are; pass --task depth|normals|alpha"
+    )
 
 
-def load_backend(checkpoint: str | None = None, onnx: str | None = None, task: str | None = None,
-                 device: str = "cpu") -> Backend:
+def load_backend(
+    checkpoint: str | None = None, onnx: str | None = None, task: str | None = None, device: str = "cpu"
+) -> Backend:
     """Exactly one of `checkpoint` / `onnx`."""
     if (checkpoint is None) == (onnx is None):
         raise UserError("give exactly one of --checkpoint or --onnx")
@@ -143,9 +152,13 @@ def to_model_input(rgb: np.ndarray, size: int = 512) -> tuple[np.ndarray, Square
 def from_model_output(value: np.ndarray, frame: SquareFrame) -> np.ndarray:
     """(C,S,S) -> (H,W) for one channel or (H,W,C): bilinear back to the square, padding cropped."""
     side = frame.side
-    channels = [np.asarray(Image.fromarray(c.astype(np.float32), mode="F").resize((side, side), Image.BILINEAR))
-                for c in value]
-    out = np.stack(channels, axis=-1)[frame.top:frame.top + frame.height, frame.left:frame.left + frame.width]
+    channels = [
+        np.asarray(Image.fromarray(c.astype(np.float32), mode="F").resize((side, side), Image.BILINEAR))
+        for c in value
+    ]
+    out = np.stack(channels, axis=-1)[
+        frame.top : frame.top + frame.height, frame.left : frame.left + frame.width
+    ]
     return out[..., 0] if out.shape[-1] == 1 else out
 
 
@@ -184,8 +197,9 @@ class PredictOptions:
     invert_depth: bool = False  # the model's depth grows towards the camera
 
 
-def write_outputs(rgb: np.ndarray, maps: dict[str, np.ndarray], out: Path, stem: str,
-                  opts: PredictOptions) -> list[Path]:
+def write_outputs(
+    rgb: np.ndarray, maps: dict[str, np.ndarray], out: Path, stem: str, opts: PredictOptions
+) -> list[Path]:
     """Write maps (EXR values + PNG views) and the applications they allow; returns the paths."""
     written: list[Path] = []
 
@@ -220,7 +234,9 @@ def write_outputs(rgb: np.ndarray, maps: dict[str, np.ndarray], out: Path, stem:
     return written
 
 
-def predict_files(backend: Backend, images: list[str], out_dir: str | Path, opts: PredictOptions) -> list[Path]:
+def predict_files(
+    backend: Backend, images: list[str], out_dir: str | Path, opts: PredictOptions
+) -> list[Path]:
     """Predict every image into `out_dir`; writes `predict.json` recording the settings."""
     if opts.background is not None and "alpha" not in backend.tasks:
         raise UserError("--background needs a model that predicts alpha (task alpha or multi)")

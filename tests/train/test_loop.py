@@ -33,9 +33,20 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def tiny_config(dataset: Path, out: Path, **overrides) -> TrainConfig:
-    base = dict(task="depth", model="small", data=str(dataset / "shards" / "*.tar"), out=str(out),
-                batch_size=4, epochs=2, steps_per_epoch=2, lr=1e-3, workers=0, device="cpu", log_every=1,
-                data_config={"image_size": 32, "augment": True})  # fmt: skip
+    base = dict(
+        task="depth",
+        model="small",
+        data=str(dataset / "shards" / "*.tar"),
+        out=str(out),
+        batch_size=4,
+        epochs=2,
+        steps_per_epoch=2,
+        lr=1e-3,
+        workers=0,
+        device="cpu",
+        log_every=1,
+        data_config={"image_size": 32, "augment": True},
+    )
     return TrainConfig(**{**base, **overrides})
 
 
@@ -74,8 +85,9 @@ def test_resume_restores_state_and_continues_identically(dataset: Path, tmp_path
     assert (straight.outcome, straight.step, straight.epoch) == ("finished", 4, 2)
 
     # Same schedule (epochs=2), stopped after epoch 1 as Ctrl-C would stop it.
-    first = train_from_config(tiny_config(dataset, tmp_path / "b", epochs=2), progress=False,
-                              extra_hooks=[InterruptAfterEpoch(1)])  # fmt: skip
+    first = train_from_config(
+        tiny_config(dataset, tmp_path / "b", epochs=2), progress=False, extra_hooks=[InterruptAfterEpoch(1)]
+    )
     assert (first.outcome, first.step, first.epoch) == ("interrupted", 2, 1)
     saved = load_checkpoint(first.checkpoint)
     assert saved["step"] == 2 and saved["optimizer"]["state"], "optimizer moments must be saved"
@@ -88,8 +100,9 @@ def test_resume_restores_state_and_continues_identically(dataset: Path, tmp_path
             seen["step"], seen["epoch"] = t.step, t.epoch
             seen["exp_avg"] = t.optimizer.state_dict()["state"][0]["exp_avg"].clone()
 
-    resumed = train_from_config(tiny_config(dataset, tmp_path / "b", epochs=2), resume="auto",
-                                progress=False, extra_hooks=[Inspect()])  # fmt: skip
+    resumed = train_from_config(
+        tiny_config(dataset, tmp_path / "b", epochs=2), resume="auto", progress=False, extra_hooks=[Inspect()]
+    )
     assert (seen["step"], seen["epoch"]) == (2, 1)
     assert torch.equal(seen["exp_avg"], saved["optimizer"]["state"][0]["exp_avg"])
     assert (resumed.step, resumed.epoch) == (4, 2)
@@ -120,8 +133,9 @@ class InterruptAt(HookBase):
 
 
 def test_keyboard_interrupt_saves_loadable_checkpoint(dataset: Path, tmp_path: Path) -> None:
-    result = train_from_config(tiny_config(dataset, tmp_path, epochs=5), progress=False,
-                               extra_hooks=[InterruptAt(3)])  # fmt: skip
+    result = train_from_config(
+        tiny_config(dataset, tmp_path, epochs=5), progress=False, extra_hooks=[InterruptAt(3)]
+    )
     assert (result.outcome, result.step) == ("interrupted", 3)
     payload = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
     assert (payload["step"], payload["epoch"], payload["step_in_epoch"]) == (3, 1, 1)
@@ -136,9 +150,33 @@ def test_keyboard_interrupt_saves_loadable_checkpoint(dataset: Path, tmp_path: P
 @pytest.mark.slow
 def test_sigint_to_cli_process_saves_checkpoint(dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "synthhuman.cli", "train", "--task", "alpha", "--model", "small",
-           "--data", str(dataset), "--out", str(out), "--epochs", "1000", "--steps-per-epoch", "2",
-           "--batch-size", "4", "--image-size", "32", "--workers", "0", "--lr", "1e-4", "--no-progress"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "synthhuman.cli",
+        "train",
+        "--task",
+        "alpha",
+        "--model",
+        "small",
+        "--data",
+        str(dataset),
+        "--out",
+        str(out),
+        "--epochs",
+        "1000",
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        "4",
+        "--image-size",
+        "32",
+        "--workers",
+        "0",
+        "--lr",
+        "1e-4",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (out / "checkpoints" / "last.pt").exists() and time.time() < deadline and proc.poll() is None:
@@ -154,8 +192,14 @@ def test_sigint_to_cli_process_saves_checkpoint(dataset: Path, tmp_path: Path) -
 
 def test_empty_stream_is_an_error_not_a_hang() -> None:
     model = torch.nn.Linear(1, 1)
-    trainer = SimpleTrainer(model, lambda p, b: (p, {}), torch.optim.SGD(model.parameters(), lr=0.1),
-                            [], epochs=1, steps_per_epoch=3)  # fmt: skip
+    trainer = SimpleTrainer(
+        model,
+        lambda p, b: (p, {}),
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        [],
+        epochs=1,
+        steps_per_epoch=3,
+    )
     with pytest.raises(UserError, match="yielded no batches"):
         trainer.train()
 
@@ -212,9 +256,30 @@ def test_train_help_does_not_import_torch() -> None:
 
 
 def test_cli_train_writes_logs(dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    argv = ["train", "--task", "normals", "--model", "small", "--data", str(dataset), "--eval-data", str(dataset),
-            "--out", str(tmp_path), "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4",
-            "--image-size", "32", "--workers", "0", "--no-progress"]  # fmt: skip
+    argv = [
+        "train",
+        "--task",
+        "normals",
+        "--model",
+        "small",
+        "--data",
+        str(dataset),
+        "--eval-data",
+        str(dataset),
+        "--out",
+        str(tmp_path),
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "2",
+        "--batch-size",
+        "4",
+        "--image-size",
+        "32",
+        "--workers",
+        "0",
+        "--no-progress",
+    ]
     assert cli_main(argv) == 0
     header, *rows = (tmp_path / "train.csv").read_text().splitlines()
     assert (

@@ -46,8 +46,14 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     portrait, landscape = root / "portrait.png", root / "landscape.jpg"
     Image.fromarray(rng.integers(0, 256, (80, 60, 3), dtype=np.uint8)).save(portrait)
     Image.fromarray(rng.integers(0, 256, (50, 90, 3), dtype=np.uint8)).save(landscape, quality=95)
-    return {"root": root, "data": root / "data", "ckpt": ckpt, "onnx": onnx_path, "portrait": portrait,
-            "landscape": landscape}  # fmt: skip
+    return {
+        "root": root,
+        "data": root / "data",
+        "ckpt": ckpt,
+        "onnx": onnx_path,
+        "portrait": portrait,
+        "landscape": landscape,
+    }
 
 
 # ---------------------------------------------------------------------- evaluate
@@ -55,15 +61,29 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_evaluate_writes_json_per_framing(files: dict[str, Path], capsys: pytest.CaptureFixture) -> None:
     out = files["root"] / "eval.json"
-    argv = ["evaluate", "--checkpoint", str(files["ckpt"]), "--data", str(files["data"]), "--out", str(out),
-            "--image-size", "64", "--batch-size", "4"]  # fmt: skip
+    argv = [
+        "evaluate",
+        "--checkpoint",
+        str(files["ckpt"]),
+        "--data",
+        str(files["data"]),
+        "--out",
+        str(out),
+        "--image-size",
+        "64",
+        "--batch-size",
+        "4",
+    ]
     assert cli_main(argv) == 0
     table = capsys.readouterr().out
     assert "normals" in table and "face" in table
     report = json.loads(out.read_text())
     assert report["tasks"] == ["depth", "normals", "alpha"]
-    for task, names in {"depth": ("rmse", "absrel", "delta1"), "normals": ("mean", "within_30"),
-                        "alpha": ("sad", "mse", "grad", "conn")}.items():  # fmt: skip
+    for task, names in {
+        "depth": ("rmse", "absrel", "delta1"),
+        "normals": ("mean", "within_30"),
+        "alpha": ("sad", "mse", "grad", "conn"),
+    }.items():
         groups = report["metrics"][task]
         assert set(groups) == {"all", "face", "upper", "full"}
         assert (
@@ -96,8 +116,17 @@ def test_onnx_evaluation_matches_checkpoint(files: dict[str, Path], tmp_path: Pa
     reports = {}
     for kind in ("checkpoint", "onnx"):
         out = tmp_path / f"{kind}.json"
-        argv = ["evaluate", f"--{kind}", str(files["ckpt" if kind == "checkpoint" else "onnx"]),
-                "--data", str(files["data"] / "shards" / "*.tar"), "--out", str(out), "--image-size", "64"]  # fmt: skip
+        argv = [
+            "evaluate",
+            f"--{kind}",
+            str(files["ckpt" if kind == "checkpoint" else "onnx"]),
+            "--data",
+            str(files["data"] / "shards" / "*.tar"),
+            "--out",
+            str(out),
+            "--image-size",
+            "64",
+        ]
         assert cli_main(argv) == 0
         reports[kind] = json.loads(out.read_text())["metrics"]
     for task in ("depth", "normals", "alpha"):
@@ -155,13 +184,36 @@ def test_point_cloud_backprojection() -> None:
 
 def test_predict_writes_maps_and_applications(files: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "pred"
-    argv = ["predict", "--checkpoint", str(files["ckpt"]), str(files["portrait"]), str(files["landscape"]),
-            "--out", str(out), "--light-dir", "0,0,1", "--ambient", "0.3", "--background", "0,0,255", "--size", "64"]  # fmt: skip
+    argv = [
+        "predict",
+        "--checkpoint",
+        str(files["ckpt"]),
+        str(files["portrait"]),
+        str(files["landscape"]),
+        "--out",
+        str(out),
+        "--light-dir",
+        "0,0,1",
+        "--ambient",
+        "0.3",
+        "--background",
+        "0,0,255",
+        "--size",
+        "64",
+    ]
     assert cli_main(argv) == 0
     for stem, (h, w) in {"portrait": (80, 60), "landscape": (50, 90)}.items():
         names = {p.name.removeprefix(f"{stem}_") for p in out.glob(f"{stem}_*")}
-        assert names == {"depth.exr", "depth.png", "normal.exr", "normal.png", "alpha.png", "relit.png",
-                         "composite.png", "points.ply"}  # fmt: skip
+        assert names == {
+            "depth.exr",
+            "depth.png",
+            "normal.exr",
+            "normal.png",
+            "alpha.png",
+            "relit.png",
+            "composite.png",
+            "points.ply",
+        }
         rgb = np.asarray(Image.open(files[stem]).convert("RGB"), dtype=np.float64) / 255
         alpha = decode_png((out / f"{stem}_alpha.png").read_bytes()).astype(np.float64) / 65535
         exr = read_exr_file(str(out / f"{stem}_normal.exr"))
@@ -188,8 +240,16 @@ def test_predict_writes_maps_and_applications(files: dict[str, Path], tmp_path: 
 
 def test_predict_with_onnx_matches_checkpoint(files: dict[str, Path], tmp_path: Path) -> None:
     for kind in ("checkpoint", "onnx"):
-        argv = ["predict", f"--{kind}", str(files["ckpt" if kind == "checkpoint" else "onnx"]),
-                str(files["portrait"]), "--out", str(tmp_path / kind), "--size", "64"]  # fmt: skip
+        argv = [
+            "predict",
+            f"--{kind}",
+            str(files["ckpt" if kind == "checkpoint" else "onnx"]),
+            str(files["portrait"]),
+            "--out",
+            str(tmp_path / kind),
+            "--size",
+            "64",
+        ]
         assert cli_main(argv) == 0
     a, b = (read_exr_file(str(tmp_path / k / "portrait_depth.exr"))["Y"] for k in ("checkpoint", "onnx"))
     np.testing.assert_allclose(a, b, atol=1e-3)
@@ -222,16 +282,56 @@ def test_predict_bad_inputs_are_one_line(
 ) -> None:
     depth_ckpt = save_checkpoint(tmp_path / "depth.pt", build_model("small", "depth"), step=0)
     cases = [
-        (["predict", "--checkpoint", str(tmp_path / "missing.pt"), str(files["portrait"]), "--out", str(tmp_path)],
-         "checkpoint not found"),
-        (["predict", "--checkpoint", str(depth_ckpt), str(files["portrait"]), "--out", str(tmp_path), "--background", "red"],
-         "--background needs a model that predicts alpha"),
-        (["predict", "--checkpoint", str(depth_ckpt), str(tmp_path / "nope.png"), "--out", str(tmp_path)], "cannot read image"),
-        (["predict", "--checkpoint", str(depth_ckpt), str(files["portrait"]), "--out", str(tmp_path), "--light-dir", "0,0"],
-         "--light-dir expects"),
-        (["evaluate", "--onnx", str(tmp_path / "missing.onnx"), "--data", str(files["data"])], "ONNX file not found"),
-        (["evaluate", "--checkpoint", str(depth_ckpt), "--data", str(tmp_path / "empty" / "*.tar")], "no shards match"),
-    ]  # fmt: skip
+        (
+            [
+                "predict",
+                "--checkpoint",
+                str(tmp_path / "missing.pt"),
+                str(files["portrait"]),
+                "--out",
+                str(tmp_path),
+            ],
+            "checkpoint not found",
+        ),
+        (
+            [
+                "predict",
+                "--checkpoint",
+                str(depth_ckpt),
+                str(files["portrait"]),
+                "--out",
+                str(tmp_path),
+                "--background",
+                "red",
+            ],
+            "--background needs a model that predicts alpha",
+        ),
+        (
+            ["predict", "--checkpoint", str(depth_ckpt), str(tmp_path / "nope.png"), "--out", str(tmp_path)],
+            "cannot read image",
+        ),
+        (
+            [
+                "predict",
+                "--checkpoint",
+                str(depth_ckpt),
+                str(files["portrait"]),
+                "--out",
+                str(tmp_path),
+                "--light-dir",
+                "0,0",
+            ],
+            "--light-dir expects",
+        ),
+        (
+            ["evaluate", "--onnx", str(tmp_path / "missing.onnx"), "--data", str(files["data"])],
+            "ONNX file not found",
+        ),
+        (
+            ["evaluate", "--checkpoint", str(depth_ckpt), "--data", str(tmp_path / "empty" / "*.tar")],
+            "no shards match",
+        ),
+    ]
     for argv, message in cases:
         assert cli_main(argv) == 2, argv
         err = capsys.readouterr().err.strip()

@@ -77,6 +77,7 @@ class BlenderRenderer:
         self.scene.render.resolution_x, self.scene.render.resolution_y = r.width_px, r.height_px
         self.scene.cycles.samples = r.samples
         self.scene.cycles.seed = r.cycles_seed
+        self.scene.cycles.use_denoising = r.denoise  # the Combined pass only: GT passes stay exact
         region = self.body.region_points(posed, spec.camera.framing)
         K, cam_to_world = resolve_camera(spec.camera, region, r.width_px, r.height_px,
                                          facing_yaw_deg=spec.pose.root_yaw_deg)
@@ -138,14 +139,15 @@ def opaque_film(scene: bpy.types.Scene) -> Iterator[None]:
 
 
 def _configure_cycles(scene: bpy.types.Scene, device: str) -> None:
-    """Fixed-sample Cycles, no adaptive sampling, no denoising, transparent film."""
+    """Fixed-sample Cycles, no adaptive sampling, transparent film; denoising is set per sample."""
     scene.render.engine = "CYCLES"
     scene.render.film_transparent = True
     scene.render.resolution_percentage = 100
     scene.render.use_persistent_data = False
     cycles = scene.cycles
     cycles.use_adaptive_sampling = False
-    cycles.use_denoising = False
+    cycles.use_denoising = False  # per sample from RenderSpec.denoise
+    cycles.denoiser = "OPENIMAGEDENOISE"  # deterministic on the CPU; runs on the Combined pass only
     cycles.use_animated_seed = False
     cycles.max_bounces = 8
     cycles.transparent_max_bounces = 8

@@ -89,6 +89,7 @@ class SamplingConfig:
     width_px: int
     height_px: int
     samples: int
+    denoise: bool
     transparent_gt: str
     framing_weights: dict[str, float]
     camera: CameraConfig
@@ -162,6 +163,7 @@ def parse_config(raw: dict[str, Any]) -> SamplingConfig:
         width_px=width,
         height_px=height,
         samples=int(_number(render["samples"], "render.samples", 1, 1 << 16)),
+        denoise=_flag(render["denoise"], "render.denoise"),
         transparent_gt=render["transparent_gt"],
         framing_weights=framing,
         camera=_parse_camera(raw["camera"]),
@@ -259,6 +261,12 @@ def parse_dist(spec: Any, key: str, bounds: tuple[float, float]) -> Dist:
             raise UserError(f"config key {key}: mixture weights must be >= 0 and not all 0")
         return Dist("mixture", components, bounds)
     raise UserError(f"config key {key}: unknown distribution {kind!r} (uniform, normal or mixture)")
+
+
+def _flag(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise UserError(f"config key {key} must be true or false, got {value!r}")
+    return value
 
 
 def _number(value: Any, key: str, lo: float, hi: float) -> float:

@@ -116,6 +116,7 @@ def sample_render(rng: np.random.Generator, cfg: SamplingConfig) -> RenderSpec:
         samples=cfg.samples,
         cycles_seed=int(rng.integers(0, 2**31 - 1)),
         transparent_gt=cfg.transparent_gt,
+        denoise=cfg.denoise,
     )
 
 

@@ -100,9 +100,10 @@ class RenderSpec:
 
     width_px: int
     height_px: int
-    samples: int  # Cycles samples per pixel (fixed: no adaptive sampling, no denoising)
+    samples: int  # Cycles samples per pixel (fixed: no adaptive sampling)
     cycles_seed: int  # Cycles noise seed, derived from (global seed, index)
     transparent_gt: str = "see-through"  # one of TRANSPARENT_GT_MODES
+    denoise: bool = True  # OpenImageDenoise on the RGB only; GT passes are never denoised
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,8 @@ def _convert(tp: Any, value: Any) -> Any:
         return float(value)
     if tp is int:
         return int(value)
+    if tp is bool:
+        return bool(value)
     return value
 
 

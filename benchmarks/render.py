@@ -1,66 +1,92 @@
 """Render throughput of one worker at the default preset: prints JSON.
 
-Default preset: 384 x 512, 64 samples per pixel (fixed; no adaptive sampling or denoising),
-the DAViD-style output size. 64 spp is our default because skin subsurface (random walk)
-is the noisiest term and stays visibly grainy below ~32 spp on CPU; pass --samples to compare.
-Poses come from configs/pose.yaml; framings cycle through face / upper / full.
+Specs come from the real sampler (configs/default.yaml + pose.yaml), so the mix of framings,
+poses and HDRIs is the dataset's. Default preset: 384 x 512, 32 samples per pixel, fixed
+(no adaptive sampling), OpenImageDenoise on the RGB. Blender's own log lines go to stderr
+so stdout is the JSON alone.
 
-    python benchmarks/render.py [--n 6] [--samples 64] [--width 384] [--height 512] [--device cpu]
+    python benchmarks/render.py [--n 6] [--samples 32] [--resolution 384x512] [--device cpu] [--no-denoise]
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import contextlib
 import json
+import os
 import resource
 import statistics
 import sys
 import time
-from pathlib import Path
-
-import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=6)
-    ap.add_argument("--samples", type=int, default=64)
-    ap.add_argument("--width", type=int, default=384)
-    ap.add_argument("--height", type=int, default=512)
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--n", type=int, default=6, help="samples to render (indices 0..n-1, seed 0)")
+    ap.add_argument("--samples", type=int, help="Cycles samples per pixel (default: the config's)")
+    ap.add_argument("--resolution", default="384x512", help="WIDTHxHEIGHT")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "optix"))
+    ap.add_argument("--no-denoise", action="store_true")
     args = ap.parse_args()
-    sys.path.insert(0, str(ROOT / "tests" / "render"))
-    from conftest import make_spec  # a hand-made plausible spec until the lead's sampler is wired in
+    with _stdout_to_stderr():
+        result = measure(args)
+    print(json.dumps(result, indent=2))
 
-    from synthhuman.pose_sampling import load_pose_config, sample_pose
+
+def measure(args: argparse.Namespace) -> dict:
+    from synthhuman.assets import load_library
+    from synthhuman.config import load_config
     from synthhuman.render.scene import BlenderRenderer
+    from synthhuman.sampling import sample_scene
 
+    width, height = (int(v) for v in args.resolution.split("x"))
+    render = {"resolution": [width, height], "denoise": not args.no_denoise}
+    if args.samples:
+        render["samples"] = args.samples
+    cfg = load_config(overrides={"render": render})
+    library = load_library()
+    hdris = library.ids("hdri")
     t0 = time.perf_counter()
-    renderer = BlenderRenderer(device=args.device)
+    renderer = BlenderRenderer(device=args.device, asset_paths={h: library.path(h) for h in hdris})
     build_s = time.perf_counter() - t0
-    pose_cfg = load_pose_config(ROOT / "configs" / "pose.yaml")
-    hdris = ["hdri/city", "hdri/courtyard", "hdri/forest", "hdri/interior", "hdri/sunset"]
-    timings = []
-    t_start = time.perf_counter()
-    for i in range(args.n):
-        spec = make_spec(("face", "upper", "full")[i % 3], width=args.width, height=args.height,
-                         samples=args.samples, hdri_id=hdris[i % len(hdris)], index=i)
-        spec = dataclasses.replace(spec, pose=sample_pose(np.random.default_rng(i), pose_cfg))
+    renderer.render_sample(sample_scene(0, args.n, cfg, hdris))  # warm-up: kernels, HDRI loads
+    timings, framings = [], []
+    started = time.perf_counter()
+    for index in range(args.n):
+        spec = sample_scene(0, index, cfg, hdris)
         timings.append(renderer.render_sample(spec).meta["timings"])
-    wall = time.perf_counter() - t_start
-    med = {k: statistics.median(t[k] for t in timings) for k in timings[0]}
-    print(json.dumps({
-        "resolution": [args.width, args.height], "samples_per_pixel": args.samples, "n": args.n,
-        "device": args.device, "build_s": round(build_s, 3),
-        "samples_per_min": round(60.0 * args.n / wall, 3),
-        "median_s": {k: round(v, 4) for k, v in med.items()},
-        "update_over_render": round(med["scene_update_s"] / med["render_s"], 4),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
-    }, indent=2))
+        framings.append(spec.camera.framing)
+    wall = time.perf_counter() - started
+    median = {k: statistics.median(t[k] for t in timings) for k in timings[0]}
     renderer.close()
+    return {
+        "resolution": [width, height],
+        "samples_per_pixel": cfg.samples,
+        "denoise": cfg.denoise,
+        "device": args.device,
+        "n": args.n,
+        "framings": {f: framings.count(f) for f in sorted(set(framings))},
+        "build_s": round(build_s, 3),
+        "samples_per_min": round(60.0 * args.n / wall, 3),
+        "median_s": {k: round(v, 4) for k, v in median.items()},
+        "update_over_render": round(median["scene_update_s"] / median["render_s"], 4),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Blender writes 'Saved: ...' lines to fd 1; keep them off the JSON."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ OUT=${1:-out/demo}
 N=${2:-6}
 bash scripts/install.sh
 . .venv/bin/activate
-export ANNY_CACHE_DIR=${ANNY_CACHE_DIR:-$PWD/.cache/anny}
-synthhuman render --n "$N" --out "$OUT" --shard-size 3 --workers 1 --samples 32
+export SYNTHHUMAN_ANNY_CACHE=${SYNTHHUMAN_ANNY_CACHE:-$PWD/.cache/anny}  # Anny model cache, shared across runs
+synthhuman render --n "$N" --out "$OUT" --shard-size 3 --workers 1
 synthhuman inspect "$OUT"
 echo "shards: $OUT/shards/   report: $OUT/report/index.html   contact sheet: $OUT/report/contact_sheet.png"

@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh || exit $?
 . .venv/bin/activate
-export ANNY_CACHE_DIR=${ANNY_CACHE_DIR:-$PWD/.cache/anny}
+export SYNTHHUMAN_ANNY_CACHE=${SYNTHHUMAN_ANNY_CACHE:-$PWD/.cache/anny}  # Anny model cache, shared across runs
 python -m pytest tests -q "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then

@@ -156,3 +156,21 @@ def test_dir_made_with_other_settings_is_refused_and_kept(tmp_path, capsys):
     assert "different config" in capsys.readouterr().err
     assert sorted(p.read_bytes() for p in list_shards(tmp_path)) == before
     assert json.loads((tmp_path / "dataset.json").read_text())["seed"] == 1
+
+
+def test_missing_asset_is_refused_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    import synthhuman.assets as assets
+
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "hdris.yaml").write_text(
+        '- id: hdri/gone\n  kind: hdri\n  path: manifest:gone.exr\n  licence: CC0-1.0\n'
+        '  attribution: nobody\n  source: https://example.org\n  version: "1"\n  sha256: "' + "0" * 64 + '"\n'
+    )
+    real_load = assets.load_library
+    monkeypatch.setattr(assets, "load_library", lambda manifest_dir=None: real_load(manifests))
+    out = tmp_path / "out"
+    assert render(out, "--n", "2", "--workers", "0") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("synthhuman: error: missing asset hdri/gone") and len(err.splitlines()) == 1
+    assert not out.exists()

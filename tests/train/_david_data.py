@@ -2,7 +2,7 @@
 
 Each sample: alpha a soft-edged ellipse (about 1.5 px ramp), depth a spherical cap over the
 ellipse, camera-frame normals of that cap (x right, y up, z towards the camera), and an RGB
-that shades the cap with a fixed Lambert light over a colour-gradient background, so the
+that shades the cap with three coloured lights over a colour-gradient background, so the
 image carries the information every task needs. Framing cycles face / upper / full.
 """
 
@@ -16,7 +16,6 @@ from synthhuman.sample import RenderedSample
 from synthhuman.shards import ShardWriter, encode_sample
 
 FRAMINGS = ("face", "upper", "full")
-LIGHT = np.array([0.3, 0.5, 0.8]) / np.linalg.norm([0.3, 0.5, 0.8])
 
 
 def analytic_sample(index: int, height: int = 64, width: int = 48, seed: int = 0) -> RenderedSample:
@@ -33,8 +32,10 @@ def analytic_sample(index: int, height: int = 64, width: int = 48, seed: int = 0
     normal = normal / np.linalg.norm(normal, axis=-1, keepdims=True)
     normal[~inside] = 0
     depth = np.where(inside, rng.uniform(1.5, 3.0) - 0.15 * cap, 0).astype(np.float32)
-    albedo = rng.uniform(0.5, 0.9, 3)
-    fg = albedo * (0.2 + 0.8 * np.clip(normal @ LIGHT, 0, None))[..., None]
+    # Three coloured lights along +x (red), +y (green) and +z (blue): each channel is a
+    # half-Lambert of one normal component, so the image determines the normals pixel by pixel.
+    albedo = rng.uniform(0.6, 0.9)
+    fg = albedo * (0.1 + 0.9 * (normal + 1) / 2)
     bg = rng.uniform(0, 1, 3) * (0.5 + 0.5 * v[..., None] / height)
     rgb = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg) * 255
     focal = 60.0

@@ -44,8 +44,17 @@ def build_run_model(cfg: TrainConfig) -> nn.Module:
     if cfg.pretrained_encoder:
         if not Path(cfg.pretrained_encoder).is_file():
             raise UserError(f"pretrained encoder not found: {cfg.pretrained_encoder}")
-        load_pretrained_encoder(model, cfg.pretrained_encoder)
+        try:
+            load_pretrained_encoder(model, cfg.pretrained_encoder)
+        except (RuntimeError, KeyError, ValueError, OSError) as exc:  # shape/key mismatch, unreadable file
+            raise UserError(
+                f"cannot load pretrained encoder {cfg.pretrained_encoder}: {_first_line(exc)}"
+            ) from None
     return model
+
+
+def _first_line(exc: BaseException) -> str:
+    return next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
 
 
 def data_config(cfg: TrainConfig) -> Any:

@@ -290,3 +290,21 @@ def test_cli_train_writes_logs(dataset: Path, tmp_path: Path, capsys: pytest.Cap
     assert all(math.isfinite(float(v)) for v in eval_row.split(","))
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
     assert (tmp_path / "config.yaml").exists() and (tmp_path / "checkpoints" / "epoch-0001.pt").exists()
+
+
+def test_pretrained_encoder_is_loaded_or_refused(dataset: Path, tmp_path: Path) -> None:
+    from synthhuman.train.engine import build_run_model
+    from synthhuman.train.models import build_model
+
+    torch.manual_seed(1)
+    donor = build_model("small", "normals")
+    torch.save(donor.encoder.state_dict(), tmp_path / "vit.pth")
+    model = build_run_model(tiny_config(dataset, tmp_path, pretrained_encoder=str(tmp_path / "vit.pth")))
+    for name, value in donor.encoder.state_dict().items():
+        assert torch.equal(model.encoder.state_dict()[name], value), name
+    wider = build_model("small", "depth", dim=96)
+    torch.save(wider.encoder.state_dict(), tmp_path / "wide.pth")
+    with pytest.raises(UserError, match="cannot load pretrained encoder"):
+        build_run_model(tiny_config(dataset, tmp_path, pretrained_encoder=str(tmp_path / "wide.pth")))
+    with pytest.raises(UserError, match="pretrained encoder not found"):
+        build_run_model(tiny_config(dataset, tmp_path, pretrained_encoder=str(tmp_path / "missing.pth")))

@@ -81,6 +81,32 @@ def make_eval_fn(cfg: TrainConfig, device: torch.device) -> Any:
     return lambda model: flatten(evaluate_model(model, loader, device))
 
 
+def count_samples(source: str) -> int | None:
+    """Samples in a local source (shard index files, or a layout folder's rgb files); None if unknown."""
+    from synthhuman.formats.synthhuman_layout import list_layout_indices, resolve_source
+    from synthhuman.shards import read_index
+
+    resolved = resolve_source(source)
+    if resolved.kind == "layout":
+        return len(list_layout_indices(resolved.paths[0]))
+    indexes = [read_index(Path(p)) if Path(p).is_file() else None for p in resolved.paths]
+    return None if any(i is None for i in indexes) else sum(len(i.keys) for i in indexes)  # type: ignore[union-attr]
+
+
+def epoch_steps(cfg: TrainConfig, world_size: int) -> int | None:
+    """`steps_per_epoch`, or under DDP one pass's worth of steps per rank.
+
+    Ranks stream disjoint shards whose lengths can differ; with a fixed step count a rank that
+    runs dry starts another pass instead of leaving the others waiting in an all-reduce.
+    """
+    if cfg.steps_per_epoch is not None or world_size == 1:
+        return cfg.steps_per_epoch
+    total = count_samples(cfg.data)
+    if total is None:
+        raise UserError("multi-process training of a remote or unindexed source needs --steps-per-epoch")
+    return max(1, total // (world_size * cfg.batch_size))
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -112,7 +138,7 @@ def build_trainer(
         optimizer,
         loader,
         epochs=cfg.epochs,
-        steps_per_epoch=cfg.steps_per_epoch,
+        steps_per_epoch=epoch_steps(cfg, dist.world_size),
         device=device,
         amp=cfg.amp,
         grad_clip=cfg.grad_clip,

@@ -308,3 +308,14 @@ def test_pretrained_encoder_is_loaded_or_refused(dataset: Path, tmp_path: Path) 
         build_run_model(tiny_config(dataset, tmp_path, pretrained_encoder=str(tmp_path / "wide.pth")))
     with pytest.raises(UserError, match="pretrained encoder not found"):
         build_run_model(tiny_config(dataset, tmp_path, pretrained_encoder=str(tmp_path / "missing.pth")))
+
+
+def test_ddp_epoch_length_from_shard_indexes(dataset: Path) -> None:
+    from synthhuman.train.engine import count_samples, epoch_steps
+
+    assert count_samples(str(dataset / "shards" / "*.tar")) == 8
+    assert epoch_steps(TrainConfig(data=str(dataset), batch_size=2), world_size=2) == 2  # 8 / (2 ranks x 2)
+    assert epoch_steps(TrainConfig(data=str(dataset), batch_size=2), world_size=1) is None  # one pass
+    assert epoch_steps(TrainConfig(data="pipe:cat a.tar", steps_per_epoch=5), world_size=4) == 5
+    with pytest.raises(UserError, match="needs --steps-per-epoch"):
+        epoch_steps(TrainConfig(data="pipe:cat a.tar"), world_size=2)

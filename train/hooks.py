@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -131,7 +130,8 @@ class MetricsLogger(HookBase):
     """`train.csv` / `eval.csv` rows, TensorBoard scalars under `tb/`, and a tqdm bar.
 
     Losses are averaged over the `log_every` steps since the last row; samples/s counts
-    every process (batch x world size) over the wall time between rows, data loading included.
+    every process (batch x world size) over the time spent in `run_step` (waiting for data
+    included; evaluation and checkpoint writes excluded, so it measures training throughput).
     """
 
     def __init__(self, out_dir: str | Path, log_every: int = 20, progress: bool = True) -> None:
@@ -139,7 +139,7 @@ class MetricsLogger(HookBase):
         self._sums: dict[str, float] = {}
         self._count = 0
         self._samples = 0
-        self._since = time.perf_counter()
+        self._seconds = 0.0
         self.writer: Any = None
         self.bar: Any = None
 
@@ -154,7 +154,6 @@ class MetricsLogger(HookBase):
         self.bar = tqdm(
             total=total, initial=t.step, unit="step", dynamic_ncols=True, disable=not self.progress
         )
-        self._since = time.perf_counter()
 
     def after_step(self) -> None:
         t, r = self.trainer, self.trainer.result
@@ -162,6 +161,7 @@ class MetricsLogger(HookBase):
             self._sums[name] = self._sums.get(name, 0.0) + value
         self._count += 1
         self._samples += r.batch_size * t.world_size
+        self._seconds += r.seconds
         self.bar.update(1)
         if t.step % self.log_every == 0:
             self.flush()
@@ -170,7 +170,7 @@ class MetricsLogger(HookBase):
         if not self._count:
             return
         t = self.trainer
-        rate = self._samples / max(time.perf_counter() - self._since, 1e-9)
+        rate = self._samples / max(self._seconds, 1e-9)
         row = {
             "step": t.step,
             "epoch": t.epoch,
@@ -183,7 +183,7 @@ class MetricsLogger(HookBase):
             if key not in ("step", "epoch"):
                 self.writer.add_scalar(f"train/{key}", value, t.step)
         self.bar.set_postfix(loss=f"{row['loss']:.4g}", samples_s=f"{rate:.1f}", epoch=t.epoch)
-        self._sums, self._count, self._samples, self._since = {}, 0, 0, time.perf_counter()
+        self._sums, self._count, self._samples, self._seconds = {}, 0, 0, 0.0
 
     def log_eval(self, metrics: dict[str, float]) -> None:
         t = self.trainer

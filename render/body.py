@@ -73,6 +73,21 @@ class AnnyBody:
         _add_static_attributes(self.mesh, rest_vertices, self._eye_cosines(rest))
         self.object = bpy.data.objects.new("synthhuman_body", self.mesh)
         collection.objects.link(self.object)
+        self._head_ids = np.flatnonzero(self.dominant_bone == self.bone_labels.index("head"))
+        self._nose_id = int(self._head_ids[np.argmin(rest_vertices[self._head_ids, 1])])  # most forward
+        self._rest_yaw, self._rest_pitch = _facing_angles(self._head_forward(rest_vertices))
+
+    def _head_forward(self, vertices: np.ndarray) -> np.ndarray:
+        return vertices[self._nose_id] - vertices[self._head_ids].mean(axis=0)
+
+    def head_facing(self, posed: PosedBody) -> tuple[float, float]:
+        """(yaw, pitch) in degrees of where the face points, relative to the rest pose's.
+
+        Face framing measures the camera's azimuth and elevation from the face, not from
+        the body: a sampled neck turn would otherwise often leave only hair or scalp in view.
+        """
+        yaw, pitch = _facing_angles(self._head_forward(posed.vertices))
+        return yaw - self._rest_yaw, pitch - self._rest_pitch
 
     def _eye_faces(self) -> np.ndarray:
         eye_ids = [self.bone_labels.index(b) for b in EYE_BONES]
@@ -136,6 +151,13 @@ class AnnyBody:
         out = np.empty(len(self.mesh.vertices) * 3, np.float32)
         self.mesh.vertex_normals.foreach_get("vector", out)
         return out.reshape(-1, 3)
+
+
+def _facing_angles(forward: np.ndarray) -> tuple[float, float]:
+    """Yaw (0 = facing -Y, counter-clockwise from above) and pitch (up +) of a direction, degrees."""
+    yaw = np.degrees(np.arctan2(forward[0], -forward[1]))
+    pitch = np.degrees(np.arctan2(forward[2], np.hypot(forward[0], forward[1])))
+    return float(yaw), float(pitch)
 
 
 def _build_mesh(vertices: np.ndarray, faces: np.ndarray, eye_faces: np.ndarray,

@@ -79,8 +79,10 @@ class BlenderRenderer:
         self.scene.cycles.seed = r.cycles_seed
         self.scene.cycles.use_denoising = r.denoise  # the Combined pass only: GT passes stay exact
         region = self.body.region_points(posed, spec.camera.framing)
+        yaw, pitch = (self.body.head_facing(posed) if spec.camera.framing == "face"
+                      else (spec.pose.root_yaw_deg, 0.0))
         K, cam_to_world = resolve_camera(spec.camera, region, r.width_px, r.height_px,
-                                         facing_yaw_deg=spec.pose.root_yaw_deg)
+                                         facing_yaw_deg=yaw, facing_pitch_deg=pitch)
         camera_mod.set_camera(self.scene, self.camera, K, cam_to_world)
         return K, cam_to_world, posed
 

@@ -7,8 +7,10 @@ numpy so that it is tested without Blender.
 Definitions (the camera looks at the framed region's bounding-box centre ``c``):
 
 * direction: azimuth 0 is in front of the subject (``facing_yaw_deg`` rotates "front" with
-  the body; at yaw 0 the body faces -Y), positive azimuth turns the camera counter-clockwise
-  seen from above; elevation raises the camera above ``c``; roll turns it about its axis.
+  the body, or with the head for face framing; at yaw 0 the body faces -Y), positive azimuth
+  turns the camera counter-clockwise seen from above; elevation raises the camera above
+  ``c``, measured from ``facing_pitch_deg`` (the head's tilt for face framing, so "level"
+  means level with the face); roll turns it about its axis.
 * fill: the larger of (projected region height / image height) and (width / image width),
   so the region always fits the frame whatever its shape.
 * offset_x / offset_y: the projected region's box centre lies at ``offset * half-size`` from
@@ -23,6 +25,7 @@ from synthhuman.geometry import intrinsics_from_focal, look_at, project, world_t
 from synthhuman.spec import CameraSpec
 
 _ITERATIONS = 12
+MAX_ELEVATION_DEG = 85.0  # keeps look_at away from the degenerate straight-down view
 
 
 def camera_direction(azimuth_deg: float, elevation_deg: float, facing_yaw_deg: float = 0.0) -> np.ndarray:
@@ -51,7 +54,7 @@ def _measure(points_world: np.ndarray, cam_to_world: np.ndarray, K: np.ndarray,
 
 
 def resolve_camera(camera: CameraSpec, region_points_world: np.ndarray, width_px: int, height_px: int,
-                   facing_yaw_deg: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                   facing_yaw_deg: float = 0.0, facing_pitch_deg: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(K 3x3, cam_to_world 4x4) placing the region at the requested fill and offset.
 
     Fixed-point iteration: the distance scales with the fill ratio, and a lateral shift in the
@@ -65,7 +68,8 @@ def resolve_camera(camera: CameraSpec, region_points_world: np.ndarray, width_px
     limit = 1.0 - fill_target
     target = np.clip(np.array([camera.offset_x, camera.offset_y]), -limit, limit)
     centre = (pts.min(axis=0) + pts.max(axis=0)) / 2.0
-    d = camera_direction(camera.azimuth_deg, camera.elevation_deg, facing_yaw_deg)
+    elevation = float(np.clip(camera.elevation_deg + facing_pitch_deg, -MAX_ELEVATION_DEG, MAX_ELEVATION_DEG))
+    d = camera_direction(camera.azimuth_deg, elevation, facing_yaw_deg)
     radius = max(float(np.linalg.norm(pts - centre, axis=1).max()), 1e-3)
     dist = radius * K[0, 0] / (fill_target * min(size_px)) + radius  # a first guess in front of the region
     base = look_at(centre + dist * d, centre, camera.roll_deg)

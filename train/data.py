@@ -63,6 +63,9 @@ class DataConfig:
     shuffle_buffer: int = 256  # samples held for shuffling within a worker (train mode)
     seed: int = 0  # drives shard order, shuffle buffer and every sample's augmentation
     augmentation: AugmentConfig = field(default_factory=AugmentConfig)
+    # Each DDP rank streams its own part of the data (training). Off for a loader that one
+    # rank uses alone to see the whole set, e.g. rank 0's evaluation during training.
+    split_across_ranks: bool = True
 
     def __post_init__(self) -> None:
         if self.image_size < 8:
@@ -141,9 +144,11 @@ def prepare_sample(sample: RenderedSample, cfg: DataConfig, train: bool, epoch: 
     return out
 
 
-def _worker_slot() -> tuple[int, int, int, int]:
-    """(rank, world size, worker id, worker count), as webdataset computes them."""
-    return wds.utils.pytorch_worker_info()
+def _worker_slot(split_across_ranks: bool = True) -> tuple[int, int, int, int]:
+    """(rank, world size, worker id, worker count), as webdataset computes them; rank 0 of 1
+    when the data is not split across ranks."""
+    rank, world, worker, workers = wds.utils.pytorch_worker_info()
+    return (rank, world, worker, workers) if split_across_ranks else (0, 1, worker, workers)
 
 
 def _count_from_indexes(urls: list[str]) -> int | None:
@@ -226,7 +231,8 @@ class ShardDataset(_StreamDataset):
         urls = list(self.urls)
         if self.train:
             self._epoch_rng().shuffle(urls)  # same order on every rank, so ranks partition it
-        shards = wds.split_by_worker(wds.split_by_node(iter(urls)))
+        by_rank = wds.split_by_node(iter(urls)) if self.cfg.split_across_ranks else iter(urls)
+        shards = wds.split_by_worker(by_rank)
         records = wds.tarfile_samples(({"url": url} for url in shards), handler=_raise_corrupt)
         for sample in self._decoded(self._shuffle(records)):
             yield self._prepare(sample)
@@ -246,7 +252,7 @@ class LayoutDataset(_StreamDataset):
         indices = list(self.indices)
         if self.train:
             self._epoch_rng().shuffle(indices)
-        rank, world, worker, workers = _worker_slot()
+        rank, world, worker, workers = _worker_slot(self.cfg.split_across_ranks)
         mine = indices[rank * workers + worker :: world * workers]
         for index in self._shuffle(iter(mine)):
             yield self._prepare(read_layout_sample(self.folder, index, self.framing[index]))

@@ -6,6 +6,7 @@ module so tests can drive a whole run (with extra hooks) without argparse.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ def make_eval_fn(cfg: TrainConfig, device: torch.device) -> Any:
     from synthhuman.train.data import make_loader
     from synthhuman.train.evaluate import evaluate_model, flatten
 
-    dcfg = data_config(cfg)
+    dcfg = dataclasses.replace(data_config(cfg), split_across_ranks=False)  # rank 0 evaluates the whole set
     loader = make_loader(cfg.eval_data, dcfg, cfg.batch_size, cfg.workers, train=False)  # type: ignore[arg-type]
     return lambda model: flatten(evaluate_model(model, loader, device))
 

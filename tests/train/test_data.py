@@ -203,3 +203,17 @@ def test_train_geometry_composes_with_padding(dataset_dir: Path):
         assert torch.equal(got["depth"], evaluated["depth"][row].flip(-1))
         mirrored = evaluated["normals"][row].flip(-1) * torch.tensor([-1.0, 1.0, 1.0]).view(3, 1, 1)
         torch.testing.assert_close(got["normals"], mirrored, atol=1e-5, rtol=0)
+
+
+def test_ranks_split_training_data_but_an_unsplit_loader_sees_everything(dataset_dir: Path, layout_dir: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch):
+    """Under DDP each rank streams its part; rank 0's evaluation loader must still see the whole set."""
+    for source, count in ((str(dataset_dir), 12), (str(layout_dir), 5)):
+        parts = []
+        for rank in (0, 1):
+            monkeypatch.setenv("RANK", str(rank))
+            monkeypatch.setenv("WORLD_SIZE", "2")
+            parts.append(set(keys_of(all_batches(source))))
+            whole = keys_of(all_batches(source, cfg=DataConfig(image_size=H, augment=False, split_across_ranks=False)))
+            assert len(whole) == count and len(set(whole)) == count
+        assert parts[0].isdisjoint(parts[1]) and len(parts[0] | parts[1]) == count

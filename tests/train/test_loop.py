@@ -71,9 +71,15 @@ def test_cosine_schedule_warmup_and_ends() -> None:
 # ---------------------------------------------------------------------- resume
 
 
-class InterruptAfterEpoch(HookBase):
-    def __init__(self, epoch: int) -> None:
-        self.epoch = epoch
+class Interrupt(HookBase):
+    """Raises KeyboardInterrupt, as Ctrl-C would, at a given step or after a given epoch."""
+
+    def __init__(self, step: int | None = None, epoch: int | None = None) -> None:
+        self.step, self.epoch = step, epoch
+
+    def after_step(self) -> None:
+        if self.trainer.step == self.step:
+            raise KeyboardInterrupt
 
     def after_epoch(self) -> None:
         if self.trainer.epoch == self.epoch:
@@ -86,7 +92,7 @@ def test_resume_restores_state_and_continues_identically(dataset: Path, tmp_path
 
     # Same schedule (epochs=2), stopped after epoch 1 as Ctrl-C would stop it.
     first = train_from_config(
-        tiny_config(dataset, tmp_path / "b", epochs=2), progress=False, extra_hooks=[InterruptAfterEpoch(1)]
+        tiny_config(dataset, tmp_path / "b", epochs=2), progress=False, extra_hooks=[Interrupt(epoch=1)]
     )
     assert (first.outcome, first.step, first.epoch) == ("interrupted", 2, 1)
     saved = load_checkpoint(first.checkpoint)
@@ -123,18 +129,9 @@ def test_resume_refuses_other_task(dataset: Path, tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- interrupts
 
 
-class InterruptAt(HookBase):
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def after_step(self) -> None:
-        if self.trainer.step == self.step:
-            raise KeyboardInterrupt
-
-
 def test_keyboard_interrupt_saves_loadable_checkpoint(dataset: Path, tmp_path: Path) -> None:
     result = train_from_config(
-        tiny_config(dataset, tmp_path, epochs=5), progress=False, extra_hooks=[InterruptAt(3)]
+        tiny_config(dataset, tmp_path, epochs=5), progress=False, extra_hooks=[Interrupt(step=3)]
     )
     assert (result.outcome, result.step) == ("interrupted", 3)
     payload = load_checkpoint(tmp_path / "checkpoints" / "last.pt")

@@ -78,13 +78,16 @@ def evaluate_model(
 
 
 def flatten(summary: dict[str, dict[str, dict[str, float]]]) -> dict[str, float]:
-    """{"all/depth/rmse": ...} for CSV and TensorBoard; counts and NaNs are dropped."""
+    """{"all/depth/rmse": ..., "all/depth/images": n} for CSV and TensorBoard; NaNs are dropped.
+
+    Image counts stay: they show what an evaluation covered (e.g. the whole eval set under DDP).
+    """
     return {
         f"{group}/{task}/{name}": value
         for task, groups in summary.items()
         for group, row in groups.items()
         for name, value in row.items()
-        if name not in ("images", "skipped") and not math.isnan(value)
+        if name != "skipped" and not math.isnan(value)
     }
 
 

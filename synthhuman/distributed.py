@@ -10,6 +10,8 @@ actor (``max_shard_attempts`` times); its temp file is overwritten, never half-k
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +102,7 @@ def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSetting
     from ray.util.queue import Empty, Queue
 
     _init_ray(pool)
+    pool = _fit_pool_to_cluster(pool, ray.cluster_resources())
     actor_cls = ray.remote(_RayShardWorker).options(num_cpus=pool.cpus_per_worker, num_gpus=pool.gpus_per_worker)
     events = Queue(actor_options={"num_cpus": 0})
     queue = list(tasks)
@@ -121,6 +124,8 @@ def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSetting
                 try:
                     _record(report, ray.get(ref))
                 except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
+                    if isinstance(getattr(exc, "cause", None), UserError):
+                        raise UserError(str(exc.cause)) from None  # e.g. no GPU: every retry would fail too
                     ray.kill(actor)
                     rendered.pop(actor, None)
                     if attempts[task.shard_id] < pool.max_shard_attempts:
@@ -140,6 +145,26 @@ def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSetting
             ray.kill(actor)
         events.shutdown()
     return report
+
+
+def _fit_pool_to_cluster(pool: PoolSettings, resources: dict[str, float]) -> PoolSettings:
+    """At most as many workers as the cluster can place at once.
+
+    An actor asking for a GPU the cluster lacks waits forever, and with it the run: refuse
+    with one line instead, and shrink a pool larger than the GPUs (or CPUs) available.
+    """
+    fits = [pool.workers]
+    for resource, per_worker in (("GPU", pool.gpus_per_worker), ("CPU", pool.cpus_per_worker)):
+        if per_worker > 0:
+            fits.append(int(resources.get(resource, 0.0) // per_worker))
+    workers = min(fits)
+    if workers == 0:
+        have = ", ".join(f"{k} {v:g}" for k, v in sorted(resources.items()) if k in ("CPU", "GPU")) or "none"
+        raise UserError(f"the Ray cluster cannot place one worker ({pool.gpus_per_worker:g} GPU, "
+                        f"{pool.cpus_per_worker:g} CPU each; it has {have}): use --device cpu or a cluster with GPUs")
+    if workers < pool.workers:
+        print(f"--workers {pool.workers}: the Ray cluster fits {workers}; using {workers}", file=sys.stderr)
+    return dataclasses.replace(pool, workers=workers)
 
 
 def _drain(events: Any, progress: ProgressFn, empty_exc: type) -> None:

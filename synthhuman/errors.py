@@ -7,3 +7,8 @@ class UserError(Exception):
     The CLI prints ``synthhuman: error: <message>`` and exits with status 2; any other
     exception is a bug in synthhuman and keeps its traceback.
     """
+
+
+class RendererUnavailable(UserError):
+    """The renderer cannot be built here (no such GPU, bpy missing): fatal for the whole run,
+    unlike a failure of one sample, which is retried and recorded."""

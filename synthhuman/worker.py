@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from synthhuman.config import SamplingConfig
+from synthhuman.errors import RendererUnavailable
 from synthhuman.sample import RenderedSample
 from synthhuman.sampling import sample_scene
 from synthhuman.shards import SampleFailure, ShardWriter, encode_sample
@@ -115,14 +116,22 @@ class ShardWorker:
         spec = sample_scene(s.seed, index, s.config, list(s.hdri_ids))
         error = ""
         for _attempt in range(s.max_attempts):
+            renderer = self._live_renderer()  # RendererUnavailable stops the run: no sample could succeed
             try:
-                if self.renderer is None:
-                    self.renderer = make_renderer(s)
-                return self.renderer.render_sample(spec, export_mesh=s.export_mesh), None
+                return renderer.render_sample(spec, export_mesh=s.export_mesh), None
             except Exception as exc:  # noqa: BLE001 - any failure of one sample is recorded, not fatal
                 error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
                 self._reset_renderer()
         return None, SampleFailure(index=index, key=sample_key(index), error=error.strip(), attempts=s.max_attempts)
+
+    def _live_renderer(self) -> Renderer:
+        if self.renderer is None:
+            try:
+                self.renderer = make_renderer(self.settings)
+            except ImportError as exc:
+                raise RendererUnavailable(f"the {self.settings.renderer} renderer needs {exc.name or exc}: "
+                                          "install with bash scripts/install.sh") from None
+        return self.renderer
 
     def _reset_renderer(self) -> None:
         """A failed render may leave the scene in a bad state: rebuild it for the retry."""

@@ -174,3 +174,21 @@ def test_missing_asset_is_refused_before_anything_is_written(tmp_path, monkeypat
     err = capsys.readouterr().err.strip()
     assert err.startswith("synthhuman: error: missing asset hdri/gone") and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_pool_is_fitted_to_what_the_cluster_can_place():
+    from synthhuman.distributed import PoolSettings, _fit_pool_to_cluster
+    from synthhuman.errors import UserError
+
+    gpu_pool = PoolSettings(workers=8, gpus_per_worker=1.0, cpus_per_worker=1.0)
+    assert _fit_pool_to_cluster(gpu_pool, {"CPU": 64.0, "GPU": 4.0}).workers == 4
+    assert _fit_pool_to_cluster(PoolSettings(workers=3), {"CPU": 16.0}).workers == 3
+    with pytest.raises(UserError, match="cannot place one worker .* GPU 0|cannot place one worker"):
+        _fit_pool_to_cluster(gpu_pool, {"CPU": 2.0})
+
+
+def test_gpu_device_without_gpus_is_one_line_under_ray(tmp_path, capsys):
+    pytest.importorskip("ray")
+    assert render(tmp_path, "--n", "2", "--workers", "1", "--device", "cuda") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("synthhuman: error: the Ray cluster cannot place one worker (1 GPU")

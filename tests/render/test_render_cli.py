@@ -7,6 +7,7 @@ must not disturb the session renderer other render tests share.
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -55,3 +56,13 @@ def test_rerun_resumes_without_rendering(blender_dataset):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "2 shard(s) already complete; rendering 0 sample(s)" in result.stderr
     assert {p.name: p.read_bytes() for p in list_shards(blender_dataset)} == before
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has an NVIDIA GPU")
+def test_cuda_without_a_gpu_stops_with_one_line_instead_of_rendering_on_the_cpu(tmp_path):
+    result = run_cli("render", "--n", "1", "--out", str(tmp_path), "--device", "cuda", "--workers", "0",
+                     "--resolution", "32x24", "--samples", "1", "--quiet")
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("synthhuman: error: --device cuda: Blender finds no CUDA device")
+    assert not list((tmp_path / "shards").glob("*.tar"))  # nothing rendered silently on the CPU

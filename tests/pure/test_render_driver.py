@@ -192,3 +192,24 @@ def test_gpu_device_without_gpus_is_one_line_under_ray(tmp_path, capsys):
     assert render(tmp_path, "--n", "2", "--workers", "1", "--device", "cuda") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("synthhuman: error: the Ray cluster cannot place one worker (1 GPU")
+
+
+def test_a_crashed_ray_worker_s_shard_is_requeued_on_a_fresh_actor(tmp_path):
+    ray = pytest.importorskip("ray")
+    from pathlib import Path
+
+    ray.shutdown()
+    marker = tmp_path / "crashed"
+    root = str(Path(__file__).resolve().parents[2])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={
+        "worker_process_setup_hook": "tests.pure.ray_crash_hook.install",
+        "env_vars": {"SYNTHHUMAN_TEST_CRASH_MARKER": str(marker), "PYTHONPATH": root},
+    })
+    try:
+        assert render(tmp_path / "out", "--n", "6", "--shard-size", "3", "--workers", "2") == 0
+    finally:
+        ray.shutdown()
+    assert marker.exists(), "the worker never crashed: the test did not test anything"
+    assert all_keys(tmp_path / "out") == [f"{i:09d}" for i in range(6)]
+    assert all(read_index(p).failures == [] for p in list_shards(tmp_path / "out"))
+    assert not list((tmp_path / "out").rglob("*.tmp"))

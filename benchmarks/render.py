@@ -34,9 +34,10 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace) -> dict:
+    from synthhuman.render.scene import BlenderRenderer
+
     from synthhuman.assets import load_library
     from synthhuman.config import load_config
-    from synthhuman.render.scene import BlenderRenderer
     from synthhuman.sampling import sample_scene
 
     width, height = (int(v) for v in args.resolution.split("x"))

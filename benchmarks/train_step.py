@@ -20,9 +20,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-
-from synthhuman.train.losses import LossWeights, task_loss
 from synthhuman.train.loop import SimpleTrainer
+from synthhuman.train.losses import LossWeights, task_loss
 from synthhuman.train.models import build_model
 
 

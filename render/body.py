@@ -21,9 +21,9 @@ from pathlib import Path
 import bpy
 import numpy as np
 import torch
+from synthhuman.render.materials import EYE_ATTRIBUTE, REST_ATTRIBUTE
 
 from synthhuman import geometry
-from synthhuman.render.materials import EYE_ATTRIBUTE, REST_ATTRIBUTE
 from synthhuman.spec import BodySpec, PoseSpec
 
 ANNY_CACHE_ENV = "SYNTHHUMAN_ANNY_CACHE"

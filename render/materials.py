@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
-
 from synthhuman.render.passes import add_person_aovs
+
 from synthhuman.spec import SkinSpec
 
 SKIN_MATERIAL = "synthhuman_skin"

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import bpy
 import numpy as np
-
-from synthhuman import geometry
-from synthhuman.framing import resolve_camera
 from synthhuman.render import body as body_mod
 from synthhuman.render import camera as camera_mod
 from synthhuman.render import lighting, materials, passes
+
+from synthhuman import geometry
 from synthhuman.errors import RendererUnavailable
+from synthhuman.framing import resolve_camera
 from synthhuman.sample import CameraMesh, RenderedSample
 from synthhuman.spec import SceneSpec
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from synthhuman.errors import UserError
-from synthhuman.shards import SampleFailure, list_shards, read_index, shard_name
+from synthhuman.shards import SampleFailure, read_index, shard_name
 from synthhuman.spec import sample_key
 from synthhuman.worker import RunSettings, ShardResult, ShardTask, ShardWorker
 

@@ -42,7 +42,7 @@ class RenderedSample:
         return int(self.rgb.shape[1])
 
     @property
-    def K(self) -> np.ndarray:  # noqa: N802 - the conventional name of the intrinsics matrix
+    def K(self) -> np.ndarray:
         return np.asarray(self.meta["K"], dtype=np.float64)
 
     @property

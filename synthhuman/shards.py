@@ -234,7 +234,7 @@ def iter_samples(tar_path: Path) -> Iterator[RenderedSample]:
     for record in iter_records(tar_path):
         try:
             yield decode_sample(record)
-        except Exception as exc:  # noqa: BLE001 - any decode failure means a corrupt sample
+        except Exception as exc:
             raise UserError(f"corrupt shard {tar_path}: sample {_as_text(record['__key__'])}: {exc}") from None
 
 

@@ -119,7 +119,7 @@ class ShardWorker:
             renderer = self._live_renderer()  # RendererUnavailable stops the run: no sample could succeed
             try:
                 return renderer.render_sample(spec, export_mesh=s.export_mesh), None
-            except Exception as exc:  # noqa: BLE001 - any failure of one sample is recorded, not fatal
+            except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
                 self._reset_renderer()
         return None, SampleFailure(index=index, key=sample_key(index), error=error.strip(), attempts=s.max_attempts)

@@ -135,7 +135,7 @@ def sample_augmentation(rng: np.random.Generator, cfg: AugmentConfig) -> Augment
         hue_deg=float(_maybe(rng, cfg.hue_prob, *cfg.hue_range_deg, default=0.0)),
         saturation=float(_maybe(rng, cfg.saturation_prob, *cfg.saturation_range, default=1.0)),
         grey=bool(rng.random() < cfg.grey_prob),
-        jpeg_quality=None if jpeg is None else int(round(jpeg)),  # noqa: RUF046 - numpy float
+        jpeg_quality=None if jpeg is None else int(round(jpeg)),
     )
 
 

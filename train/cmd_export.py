@@ -18,8 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from synthhuman.errors import UserError
     from synthhuman.train.export import export_checkpoint
+
+    from synthhuman.errors import UserError
 
     if args.size <= 0 or args.size % 16:
         raise UserError(f"--size must be a positive multiple of 16, got {args.size}")

@@ -50,9 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from synthhuman.errors import UserError
     from synthhuman.train.applications import parse_vector
     from synthhuman.train.predict import PredictOptions, load_backend, predict_files
+
+    from synthhuman.errors import UserError
 
     if not 0.0 <= args.ambient <= 1.0:
         raise UserError(f"--ambient must be in [0, 1], got {args.ambient}")

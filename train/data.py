@@ -224,7 +224,7 @@ class ShardDataset(_StreamDataset):
         for record in records:
             try:
                 yield decode_sample(record)
-            except Exception as exc:  # noqa: BLE001 - any decode failure means a corrupt sample
+            except Exception as exc:
                 raise UserError(f"corrupt shard {record.get('__url__')}: sample {record.get('__key__')}: {exc}") from None
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

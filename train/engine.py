@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from torch import nn
-
-from synthhuman.errors import UserError
 from synthhuman.train.checkpoint import load_checkpoint, unwrap
 from synthhuman.train.config import TrainConfig, build_dataclass
 from synthhuman.train.hooks import Checkpointer, CosineLR, EvalHook, MetricsLogger
 from synthhuman.train.loop import DistInfo, HookBase, SimpleTrainer, init_distributed, resolve_device
+from torch import nn
+
+from synthhuman.errors import UserError
 
 
 @dataclass

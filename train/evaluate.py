@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
-
 from synthhuman.train.metrics import MetricAccumulator
+from torch import Tensor, nn
 
 PredictFn = Callable[[Tensor], dict[str, Tensor]]
 TARGETS = {"depth": "depth", "normals": "normals", "alpha": "alpha"}

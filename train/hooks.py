@@ -13,10 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
 from synthhuman.train.checkpoint import save_checkpoint, unwrap
 from synthhuman.train.loop import HookBase
+from torch import nn
 
 
 class CosineLR(HookBase):

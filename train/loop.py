@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from synthhuman.train.checkpoint import rng_state, set_rng_state, unwrap
 from torch import Tensor, nn
 
 from synthhuman.errors import UserError
-from synthhuman.train.checkpoint import rng_state, set_rng_state, unwrap
 
 LossFn = Callable[[dict[str, Tensor], dict[str, Any]], tuple[Tensor, dict[str, Tensor]]]
 

@@ -15,10 +15,10 @@ from typing import Protocol
 
 import numpy as np
 from PIL import Image, ImageOps
+from synthhuman.train import applications as app
 
 from synthhuman.codecs import encode_exr, encode_png
 from synthhuman.errors import UserError
-from synthhuman.train import applications as app
 
 TASK_ORDER = ("depth", "normals", "alpha")
 CHANNELS = {"depth": 1, "normals": 3, "alpha": 1}
@@ -37,7 +37,6 @@ class TorchBackend:
 
     def __init__(self, checkpoint: str | Path, device: str = "cpu") -> None:
         import torch
-
         from synthhuman.train.checkpoint import model_from_checkpoint
 
         self.torch, self.device = torch, torch.device(device)
@@ -67,7 +66,7 @@ class OnnxBackend:
             raise UserError(f"ONNX file not found: {path}")
         try:
             self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        except Exception as exc:
             raise UserError(f"cannot load ONNX model {path}: {str(exc).splitlines()[0]}") from None
         self.input_name = self.session.get_inputs()[0].name
         names = [o.name for o in self.session.get_outputs()]

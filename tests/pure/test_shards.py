@@ -14,7 +14,6 @@ from synthhuman.shards import (
     ShardWriter,
     decode_sample,
     encode_sample,
-    iter_records,
     iter_samples,
     read_index,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from synthhuman.spec import BodySpec, CameraSpec, LightingSpec, PoseSpec, RenderSpec, SceneSpec, SkinSpec
@@ -75,9 +76,8 @@ def raycast_reference(sample) -> tuple:
     return depth.reshape(h, w), normals.reshape(h, w, 3), hit.reshape(h, w)
 
 
-def interior_mask(sample, hit) -> "np.ndarray":
+def interior_mask(sample, hit) -> np.ndarray:
     """Pixels with alpha == 1 whose 3x3 neighbourhood is all ray-cast hits (no silhouette nearby)."""
-    import numpy as np
     from scipy.ndimage import binary_erosion
 
     return (sample.alpha >= 1.0) & binary_erosion(hit, np.ones((3, 3), bool), border_value=0)

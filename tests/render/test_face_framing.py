@@ -9,8 +9,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-
 from conftest import make_spec
+
 from synthhuman import geometry
 
 pytestmark = pytest.mark.render

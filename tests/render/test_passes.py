@@ -7,11 +7,11 @@ import dataclasses
 import bpy
 import numpy as np
 import pytest
-from scipy.ndimage import binary_dilation, binary_erosion
-
 from conftest import make_spec, raycast_reference
-from synthhuman import geometry
+from scipy.ndimage import binary_dilation, binary_erosion
 from synthhuman.render.scene import opaque_film
+
+from synthhuman import geometry
 
 pytestmark = pytest.mark.render
 FRAMINGS = ["face", "upper", "full"]

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import make_spec
-from synthhuman.pose_sampling import load_pose_config, sample_pose
 from synthhuman.render import collisions
+
+from synthhuman.pose_sampling import load_pose_config, sample_pose
 from synthhuman.spec import PoseSpec
 
 pytestmark = pytest.mark.render

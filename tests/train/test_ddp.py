@@ -12,9 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _david_data import make_dataset  # noqa: E402
-
-from synthhuman.train.checkpoint import load_checkpoint  # noqa: E402
+from _david_data import make_dataset
+from synthhuman.train.checkpoint import load_checkpoint
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 

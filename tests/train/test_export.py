@@ -11,10 +11,11 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from synthhuman.cli import main as cli_main  # noqa: E402
-from synthhuman.train.checkpoint import save_checkpoint  # noqa: E402
-from synthhuman.train.export import ReleaseContract, compare_with_torch, export_onnx  # noqa: E402
-from synthhuman.train.models import build_model  # noqa: E402
+from synthhuman.train.checkpoint import save_checkpoint
+from synthhuman.train.export import ReleaseContract, compare_with_torch, export_onnx
+from synthhuman.train.models import build_model
+
+from synthhuman.cli import main as cli_main
 
 pytestmark = pytest.mark.train
 

@@ -14,15 +14,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _david_data import make_dataset  # noqa: E402
+from _david_data import make_dataset
+from synthhuman.train.checkpoint import load_checkpoint
+from synthhuman.train.config import TrainConfig, load_run_file, with_overrides
+from synthhuman.train.engine import train_from_config
+from synthhuman.train.hooks import CosineLR
+from synthhuman.train.loop import HookBase, SimpleTrainer
 
-from synthhuman.cli import main as cli_main  # noqa: E402
-from synthhuman.errors import UserError  # noqa: E402
-from synthhuman.train.checkpoint import load_checkpoint  # noqa: E402
-from synthhuman.train.config import TrainConfig, load_run_file, with_overrides  # noqa: E402
-from synthhuman.train.engine import train_from_config  # noqa: E402
-from synthhuman.train.hooks import CosineLR  # noqa: E402
-from synthhuman.train.loop import HookBase, SimpleTrainer  # noqa: E402
+from synthhuman.cli import main as cli_main
+from synthhuman.errors import UserError
 
 pytestmark = pytest.mark.train
 

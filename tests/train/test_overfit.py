@@ -12,12 +12,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from _david_data import make_dataset  # noqa: E402
-
-from synthhuman.train.data import DataConfig, make_loader  # noqa: E402
-from synthhuman.train.losses import LossWeights, task_loss  # noqa: E402
-from synthhuman.train.loop import HookBase, SimpleTrainer  # noqa: E402
-from synthhuman.train.models import build_model  # noqa: E402
+from _david_data import make_dataset
+from synthhuman.train.data import DataConfig, make_loader
+from synthhuman.train.loop import HookBase, SimpleTrainer
+from synthhuman.train.losses import LossWeights, task_loss
+from synthhuman.train.models import build_model
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]
 

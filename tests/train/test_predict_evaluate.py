@@ -14,18 +14,18 @@ from PIL import Image
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-from _david_data import make_dataset  # noqa: E402
+from _david_data import make_dataset
+from synthhuman.train import applications as app
+from synthhuman.train.checkpoint import save_checkpoint
+from synthhuman.train.data import DataConfig, make_loader
+from synthhuman.train.evaluate import evaluate
+from synthhuman.train.export import export_onnx
+from synthhuman.train.models import build_model
+from synthhuman.train.predict import OnnxBackend
 
-from synthhuman.cli import main as cli_main  # noqa: E402
-from synthhuman.codecs import decode_png, read_exr_file  # noqa: E402
-from synthhuman.errors import UserError  # noqa: E402
-from synthhuman.train import applications as app  # noqa: E402
-from synthhuman.train.checkpoint import save_checkpoint  # noqa: E402
-from synthhuman.train.data import DataConfig, make_loader  # noqa: E402
-from synthhuman.train.evaluate import evaluate  # noqa: E402
-from synthhuman.train.export import export_onnx  # noqa: E402
-from synthhuman.train.models import build_model  # noqa: E402
-from synthhuman.train.predict import OnnxBackend  # noqa: E402
+from synthhuman.cli import main as cli_main
+from synthhuman.codecs import decode_png, read_exr_file
+from synthhuman.errors import UserError
 
 pytestmark = pytest.mark.train
 

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with _progress(total, args.quiet) as bar:
         report = run_shards(settings, tasks, pool, lambda index, ok: bar.update(1))
-    _finish_manifest(manifest, out_dir, report, time.perf_counter() - started)
+    _finish_manifest(manifest, out_dir, report)
     return _summarise(args, out_dir, report, skipped, time.perf_counter() - started)
 
 
@@ -141,7 +141,7 @@ def _progress(total: int, quiet: bool):
     return tqdm(total=total, unit="sample", desc="render", dynamic_ncols=True, smoothing=0.1)
 
 
-def _finish_manifest(manifest: Any, out_dir: Path, report: Any, wall_s: float) -> None:
+def _finish_manifest(manifest: Any, out_dir: Path, report: Any) -> None:
     from synthhuman.shards import list_shards, read_index
 
     indexes = [i for i in (read_index(p) for p in list_shards(out_dir)) if i is not None]

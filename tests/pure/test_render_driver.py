@@ -213,3 +213,14 @@ def test_a_crashed_ray_worker_s_shard_is_requeued_on_a_fresh_actor(tmp_path):
     assert all_keys(tmp_path / "out") == [f"{i:09d}" for i in range(6)]
     assert all(read_index(p).failures == [] for p in list_shards(tmp_path / "out"))
     assert not list((tmp_path / "out").rglob("*.tmp"))
+
+
+def test_ray_workers_are_recycled_after_recycle_every_samples(tmp_path):
+    """bpy leaks over long sessions: an actor that rendered --recycle-every samples is replaced."""
+    pytest.importorskip("ray")
+    assert render(tmp_path, "--n", "8", "--shard-size", "2", "--workers", "1", "--recycle-every", "4") == 0
+    pids = [read_index(p).stats["worker"]["pid"] for p in list_shards(tmp_path)]
+    assert len(pids) == 4
+    assert pids[0] == pids[1] and pids[2] == pids[3]  # 4 samples per process...
+    assert pids[1] != pids[2]  # ...then a fresh one
+    assert all_keys(tmp_path) == [f"{i:09d}" for i in range(8)]

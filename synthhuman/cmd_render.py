@@ -73,12 +73,12 @@ def run(args: argparse.Namespace) -> int:
         gpus_per_worker=1.0 if args.device in ("cuda", "optix") else 0.0,
     )
     total = sum(len(t.indices) for t in tasks)
-    _say(args, f"{len(skipped)} shard(s) already complete; rendering {total} sample(s) in {len(tasks)} shard(s) into {out_dir}")
+    _say(f"{len(skipped)} shard(s) already complete; rendering {total} sample(s) in {len(tasks)} shard(s) into {out_dir}")
     started = time.perf_counter()
     with _progress(total, args.quiet) as bar:
-        report = run_shards(settings, tasks, pool, lambda index, ok: bar.update(1))
+        report = run_shards(settings, tasks, pool, _ProgressCounter(bar))
     _finish_manifest(manifest, out_dir, report)
-    return _summarise(args, out_dir, report, skipped, time.perf_counter() - started)
+    return _summarise(out_dir, report, skipped, time.perf_counter() - started)
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -122,8 +122,25 @@ def _prepare_out_dir(out: Path) -> Path:
     return out
 
 
+class _ProgressCounter:
+    """Per finished sample: advance the bar; show how many samples failed so far."""
+
+    def __init__(self, bar: Any):
+        self.bar = bar
+        self.failed = 0
+
+    def __call__(self, index: int, ok: bool) -> None:
+        if not ok:
+            self.failed += 1
+            self.bar.set_postfix(failed=self.failed, refresh=False)
+        self.bar.update(1)
+
+
 class _NoBar:
     def update(self, n: int) -> None:
+        pass
+
+    def set_postfix(self, **kwargs: Any) -> None:
         pass
 
     def __enter__(self) -> _NoBar:
@@ -160,17 +177,17 @@ def _finish_manifest(manifest: Any, out_dir: Path, report: Any) -> None:
     manifest.write(out_dir)
 
 
-def _summarise(args: argparse.Namespace, out_dir: Path, report: Any, skipped: list[int], wall_s: float) -> int:
+def _summarise(out_dir: Path, report: Any, skipped: list[int], wall_s: float) -> int:
     rate = report.samples / wall_s * 60 if wall_s > 0 else 0.0
-    _say(args, f"rendered {report.samples} sample(s) in {len(report.shards_done)} shard(s) "
-               f"({rate:.1f} samples/min), skipped {len(skipped)} complete shard(s)")
+    _say(f"rendered {report.samples} sample(s) in {len(report.shards_done)} shard(s) "
+         f"({rate:.1f} samples/min), skipped {len(skipped)} complete shard(s)")
     for failure in report.failures:
         print(f"failed sample {failure.key} after {failure.attempts} attempts: {failure.error.splitlines()[0]}", file=sys.stderr)
     for shard_id, error in sorted(report.shards_failed.items()):
         print(f"shard {shard_id} failed on every attempt (re-run to retry): {error}", file=sys.stderr)
-    _say(args, f"dataset: {out_dir} (inspect it with: synthhuman inspect {out_dir})")
+    _say(f"dataset: {out_dir} (inspect it with: synthhuman inspect {out_dir})")
     return 1 if report.shards_failed or report.failures else 0
 
 
-def _say(args: argparse.Namespace, message: str) -> None:
+def _say(message: str) -> None:
     print(message, file=sys.stderr)

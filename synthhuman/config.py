@@ -105,24 +105,26 @@ class SamplingConfig:
 
 def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> SamplingConfig:
     """Default config, merged with a user YAML file, merged with CLI overrides; validated."""
-    merged = _read_yaml(DEFAULT_CONFIG)
-    merged["pose"] = _read_yaml(POSE_CONFIG) if POSE_CONFIG.exists() else {}
-    for layer in (_read_yaml(Path(path)) if path else None, overrides):
+    merged = read_yaml_mapping(DEFAULT_CONFIG)
+    merged["pose"] = read_yaml_mapping(POSE_CONFIG) if POSE_CONFIG.exists() else {}
+    for layer in (read_yaml_mapping(Path(path)) if path else None, overrides):
         if layer:
             _check_keys(layer, merged, "")
             merged = _merge(merged, layer)
     return parse_config(merged)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise UserError(f"config file not found: {path}")
+def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML file holding a mapping; a missing file, bad YAML or a non-mapping is one line."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{what} not found: {path}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise UserError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"{what} {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(data, dict):
-        raise UserError(f"config file {path} must hold a mapping at the top level")
+        raise UserError(f"{what} {path} must hold a mapping at the top level")
     return data
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
+from synthhuman.config import read_yaml_mapping
 from synthhuman.errors import UserError
 
 TASK_CHOICES = ("depth", "normals", "alpha", "multi")
@@ -139,14 +139,7 @@ def coerce(key: str, value: Any, hint: Any) -> Any:
 
 def load_run_file(path: str | Path) -> TrainConfig:
     """Parse a YAML run file into a TrainConfig (keys as in the dataclass)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"run file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"run file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    return from_mapping(data, where=str(path))
+    return from_mapping(read_yaml_mapping(Path(path), "run file"), where=str(path))
 
 
 def with_overrides(config: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from synthhuman.spec import FRAMINGS
+
 
 @dataclass
 class CameraMesh:
@@ -48,3 +50,13 @@ class RenderedSample:
     @property
     def cam_to_world(self) -> np.ndarray:
         return np.asarray(self.meta["cam_to_world"], dtype=np.float64)
+
+
+def sample_framing(meta: dict[str, Any]) -> str:
+    """The framing recorded in a sample's json (top level, or the SceneSpec's camera); "unknown"
+    for anything else (e.g. an imported SynthHuman folder without framing information)."""
+    framing = meta.get("framing")
+    spec = meta.get("spec")
+    if framing is None and isinstance(spec, dict):
+        framing = (spec.get("camera") or {}).get("framing")
+    return framing if framing in FRAMINGS else "unknown"

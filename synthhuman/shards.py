@@ -212,6 +212,17 @@ def read_index(tar_path: Path) -> ShardIndex | None:
     return index if index.tar_bytes == Path(tar_path).stat().st_size else None
 
 
+def count_indexed_samples(paths: list[str] | list[Path]) -> int | None:
+    """Samples held by local shards, from their index files; None when any is remote or unfinished."""
+    total = 0
+    for path in paths:
+        index = read_index(Path(path)) if Path(path).is_file() else None
+        if index is None:
+            return None
+        total += len(index.keys)
+    return total
+
+
 def iter_records(tar_path: Path) -> Iterator[dict[str, bytes]]:
     """Group a shard's tar members by key, in file order (plain ``tarfile``, no webdataset)."""
     current: dict[str, bytes] = {}

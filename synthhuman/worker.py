@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from synthhuman.config import SamplingConfig
 from synthhuman.errors import RendererUnavailable
-from synthhuman.sample import RenderedSample
+from synthhuman.sample import RenderedSample, sample_framing
 from synthhuman.sampling import sample_scene
 from synthhuman.shards import SampleFailure, ShardWriter, encode_sample
 from synthhuman.spec import SceneSpec, sample_key
@@ -91,7 +91,7 @@ class ShardWorker:
                 if sample is not None:
                     writer.add(encode_sample(sample))
                     _accumulate(timings, sample.meta.get("timings", {}))
-                    framing = sample.meta.get("spec", {}).get("camera", {}).get("framing", "unknown")
+                    framing = sample_framing(sample.meta)
                     framings[framing] = framings.get(framing, 0) + 1
                 else:
                     failures.append(failure)  # type: ignore[arg-type]

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from synthhuman.config import read_yaml_mapping
 from synthhuman.errors import UserError
 

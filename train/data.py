@@ -50,8 +50,8 @@ from synthhuman.formats.synthhuman_layout import (
     read_layout_sample,
     resolve_source,
 )
-from synthhuman.sample import RenderedSample
-from synthhuman.shards import decode_sample, read_index
+from synthhuman.sample import RenderedSample, sample_framing
+from synthhuman.shards import count_indexed_samples, decode_sample
 
 
 @dataclass
@@ -101,15 +101,6 @@ def square_resize_matrix(height: int, width: int, size: int) -> np.ndarray:
     return np.array([[ratio, 0, 0.5 * ratio - 0.5 - left], [0, ratio, 0.5 * ratio - 0.5 - top], [0, 0, 1]])
 
 
-def sample_framing(meta: dict[str, Any]) -> str:
-    """The framing recorded in a sample's json (top level, or the SceneSpec's camera)."""
-    framing = meta.get("framing")
-    spec = meta.get("spec")
-    if framing is None and isinstance(spec, dict):
-        framing = (spec.get("camera") or {}).get("framing")
-    return framing if framing in ("face", "upper", "full") else "unknown"
-
-
 def to_tensors(sample: RenderedSample) -> dict[str, torch.Tensor]:
     """RenderedSample (numpy, H x W) -> channel-first float tensors at source resolution."""
     def tensor(array: np.ndarray, dtype: type) -> torch.Tensor:  # decoded arrays may be read-only
@@ -149,17 +140,6 @@ def _worker_slot(split_across_ranks: bool = True) -> tuple[int, int, int, int]:
     when the data is not split across ranks."""
     rank, world, worker, workers = wds.utils.pytorch_worker_info()
     return (rank, world, worker, workers) if split_across_ranks else (0, 1, worker, workers)
-
-
-def _count_from_indexes(urls: list[str]) -> int | None:
-    """Samples in local shards, from their ``.index.json`` files; None when any is unknown."""
-    total = 0
-    for url in urls:
-        index = read_index(Path(url)) if Path(url).is_file() else None
-        if index is None:
-            return None
-        total += len(index.keys)
-    return total
 
 
 class _StreamDataset(IterableDataset):
@@ -218,7 +198,7 @@ class ShardDataset(_StreamDataset):
     def __init__(self, urls: list[str], cfg: DataConfig, train: bool):
         super().__init__(cfg, train)
         self.urls = list(urls)
-        self.num_samples = _count_from_indexes(self.urls)
+        self.num_samples = count_indexed_samples(self.urls)
 
     def _decoded(self, records: Iterator[dict[str, Any]]) -> Iterator[RenderedSample]:
         for record in records:

@@ -85,13 +85,12 @@ def make_eval_fn(cfg: TrainConfig, device: torch.device) -> Any:
 def count_samples(source: str) -> int | None:
     """Samples in a local source (shard index files, or a layout folder's rgb files); None if unknown."""
     from synthhuman.formats.synthhuman_layout import list_layout_indices, resolve_source
-    from synthhuman.shards import read_index
+    from synthhuman.shards import count_indexed_samples
 
     resolved = resolve_source(source)
     if resolved.kind == "layout":
         return len(list_layout_indices(resolved.paths[0]))
-    indexes = [read_index(Path(p)) if Path(p).is_file() else None for p in resolved.paths]
-    return None if any(i is None for i in indexes) else sum(len(i.keys) for i in indexes)  # type: ignore[union-attr]
+    return count_indexed_samples(list(resolved.paths))
 
 
 def epoch_steps(cfg: TrainConfig, world_size: int) -> int | None:

@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from synthhuman.errors import UserError
+from synthhuman.sample import sample_framing
 
 LAYOUT_NOTE = (
     "converted from the public SynthHuman file layout: no SceneSpec exists for this sample; "
@@ -65,7 +67,7 @@ def _progress(total: int | None, desc: str) -> Any:  # a tqdm bar; tqdm imported
 def _shard_samples(src: str) -> tuple[list[Path], int | None]:
     """Local shard paths of SRC and, when every shard has an index, the sample count."""
     from synthhuman.formats.synthhuman_layout import resolve_source
-    from synthhuman.shards import read_index
+    from synthhuman.shards import count_indexed_samples
 
     resolved = resolve_source(src)
     if resolved.kind == "layout":
@@ -74,9 +76,7 @@ def _shard_samples(src: str) -> tuple[list[Path], int | None]:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise UserError(f"convert reads local shard files only; not found: {missing[0]}")
-    indexes = [read_index(p) for p in paths]
-    total = sum(len(i.keys) for i in indexes) if all(i is not None for i in indexes) else None
-    return paths, total
+    return paths, count_indexed_samples(paths)
 
 
 def to_layout(src: str, dst: Path, lossless: bool) -> int:
@@ -96,17 +96,10 @@ def to_layout(src: str, dst: Path, lossless: bool) -> int:
                     raise UserError(f"sample key {sample.key!r} in {path} is not a numeric index")
                 index = int(sample.key)
                 write_layout_sample(dst, index, sample, lossless=lossless)
-                framing[str(index)] = _framing_of(sample.meta)
+                framing[str(index)] = sample_framing(sample.meta)
                 bar.update(1)
     atomic_write_text(dst / FRAMING_FILE, json.dumps(framing, sort_keys=True))
     return len(framing)
-
-
-def _framing_of(meta: dict) -> str:
-    spec = meta.get("spec")
-    camera = spec.get("camera", {}) if isinstance(spec, dict) else {}
-    framing = meta.get("framing") or camera.get("framing")
-    return framing if framing in ("face", "upper", "full") else "unknown"
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
@@ -146,14 +139,7 @@ def _write_shard(src: Path, dst: Path, shard_id: int, chunk: list[int], framing:
     except BaseException:
         writer.abort()
         raise
-    writer.commit([], {"source": "synthhuman-layout", "framing": _counts(framing[i] for i in chunk)})
-
-
-def _counts(values: Iterator[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for value in values:
-        out[value] = out.get(value, 0) + 1
-    return out
+    writer.commit([], {"source": "synthhuman-layout", "framing": dict(Counter(framing[i] for i in chunk))})
 
 
 def _write_manifest(src: Path, dst: Path, count: int, shard_size: int) -> None:

@@ -124,3 +124,26 @@ def test_corrupt_shard_is_a_one_line_user_error(tmp_path):
     writer.final_path.write_bytes(data[:700])  # truncated inside the first member
     with pytest.raises(UserError, match="corrupt shard"):
         list(iter_samples(writer.final_path))
+
+
+def test_indexed_sample_counts_need_every_index(tmp_path):
+    from synthhuman.shards import count_indexed_samples
+
+    writer = ShardWriter(tmp_path, 0)
+    for i in range(3):
+        writer.add(encode_sample(make_sample(i, np.random.default_rng(i))))
+    writer.commit([], {})
+    unfinished = ShardWriter(tmp_path, 1)
+    unfinished.add(encode_sample(make_sample(9, np.random.default_rng(9))))
+    assert count_indexed_samples([writer.final_path]) == 3
+    assert count_indexed_samples([writer.final_path, unfinished.tmp_path]) is None  # no index yet
+    assert count_indexed_samples(["pipe:cat x.tar"]) is None  # remote: unknown
+
+
+def test_sample_framing_reads_the_json_or_the_spec():
+    from synthhuman.sample import sample_framing
+
+    assert sample_framing({"spec": {"camera": {"framing": "face"}}}) == "face"
+    assert sample_framing({"framing": "full", "spec": None}) == "full"
+    assert sample_framing({"spec": {"camera": {"framing": "selfie"}}}) == "unknown"
+    assert sample_framing({}) == "unknown"

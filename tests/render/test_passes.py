@@ -119,3 +119,11 @@ def test_meta_contract(rendered):
     assert set(meta["timings"]) == {"scene_update_s", "render_s", "readback_s"}
     assert np.asarray(meta["K"]).shape == (3, 3) and np.asarray(meta["cam_to_world"]).shape == (4, 4)
     assert meta["asset_ids"] == ["hdri/city"]
+
+
+def test_unknown_hdri_is_a_one_line_error_with_a_hint(renderer):
+    from synthhuman.errors import UserError
+
+    with pytest.raises(UserError, match=r"unknown asset id 'hdri/citty'; did you mean hdri/city"):
+        renderer.update_scene(make_spec("upper", hdri_id="hdri/citty"))
+    assert renderer.asset_path("motion/walk").name.endswith(".json")  # the walk clip comes from the manifest

@@ -15,6 +15,16 @@ from PIL import Image
 EXR_DTYPES = {"float32": np.float32, "float16": np.float16}
 
 
+def quantise_unit(values: np.ndarray, dtype: type = np.uint16) -> np.ndarray:
+    """[0, 1] floats (clipped) -> the full range of an unsigned integer type, rounded to nearest."""
+    return np.round(np.clip(values, 0.0, 1.0) * np.iinfo(dtype).max).astype(dtype)
+
+
+def dequantise_unit(values: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`quantise_unit`: unsigned integers -> float32 in [0, 1]."""
+    return values.astype(np.float32) / np.float32(np.iinfo(values.dtype).max)
+
+
 def encode_png(image: np.ndarray) -> bytes:
     """Encode (H, W) or (H, W, 3) uint8, or (H, W) uint16 (16-bit grey), as PNG."""
     if image.dtype == np.uint16:

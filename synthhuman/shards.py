@@ -24,12 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from synthhuman.codecs import decode_exr, decode_png, encode_exr, encode_png
+from synthhuman.codecs import decode_exr, decode_png, dequantise_unit, encode_exr, encode_png, quantise_unit
 from synthhuman.errors import UserError
 from synthhuman.sample import CameraMesh, RenderedSample
 
 SAMPLE_KEYS = ("rgb.png", "alpha.png", "depth.exr", "normal.exr", "json")
-ALPHA_SCALE = 65535.0  # alpha is stored as 16-bit PNG: value / 65535
 TAR_MTIME = 0  # fixed header time keeps shards byte-reproducible
 
 
@@ -47,7 +46,7 @@ def encode_sample(sample: RenderedSample) -> dict[str, bytes]:
     as float16 (error < 5e-4), as DESIGN.md specifies.
     """
     _check_arrays(sample)
-    alpha16 = np.round(np.clip(sample.alpha, 0.0, 1.0) * ALPHA_SCALE).astype(np.uint16)
+    alpha16 = quantise_unit(sample.alpha, np.uint16)
     normal = sample.normal
     record = {
         "__key__": sample.key.encode(),
@@ -74,7 +73,7 @@ def decode_sample(record: dict[str, Any]) -> RenderedSample:
     return RenderedSample(
         key=key,
         rgb=decode_png(record["rgb.png"]),
-        alpha=decode_png(record["alpha.png"]).astype(np.float32) / ALPHA_SCALE,
+        alpha=dequantise_unit(decode_png(record["alpha.png"])),
         depth=decode_exr(record["depth.exr"])["Z"].astype(np.float32),
         normal=normal,
         meta=json.loads(record["json"]),

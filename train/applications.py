@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageColor
 
+from synthhuman.codecs import quantise_unit
 from synthhuman.errors import UserError
 
 
@@ -150,9 +151,5 @@ def normals_png(normals: np.ndarray, mask: np.ndarray | None = None) -> np.ndarr
     return (out * 255).round().astype(np.uint8)
 
 
-def alpha_png16(alpha: np.ndarray) -> np.ndarray:
-    return (np.clip(alpha, 0, 1) * 65535).round().astype(np.uint16)
-
-
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+    return quantise_unit(image, np.uint8)

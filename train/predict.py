@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from synthhuman.train import applications as app
 
-from synthhuman.codecs import encode_exr, encode_png
+from synthhuman.codecs import encode_exr, encode_png, quantise_unit
 from synthhuman.errors import UserError
 
 TASK_ORDER = ("depth", "normals", "alpha")
@@ -133,12 +133,12 @@ class SquareFrame:
 
 
 def pad_square(image: np.ndarray) -> tuple[np.ndarray, SquareFrame]:
-    """Centre (H,W[,C]) in a square by replicating its border rows or columns."""
+    """Centre (H,W[,C]) in a square by replicating its border, exactly as the training data is."""
+    from synthhuman.train.data import pad_to_square, square_padding
+
     h, w = image.shape[:2]
-    side = max(h, w)
-    top, left = (side - h) // 2, (side - w) // 2
-    pad = [(top, side - h - top), (left, side - w - left)] + [(0, 0)] * (image.ndim - 2)
-    return np.pad(image, pad, mode="edge"), SquareFrame(h, w, top, left)
+    top, _, left, _ = square_padding(h, w)
+    return pad_to_square(image), SquareFrame(h, w, top, left)
 
 
 def to_model_input(rgb: np.ndarray, size: int = 512) -> tuple[np.ndarray, SquareFrame]:
@@ -210,7 +210,7 @@ def write_outputs(
     alpha = maps.get("alpha")
     mask = alpha > 0.5 if alpha is not None else None
     if alpha is not None:
-        put("alpha.png", encode_png(app.alpha_png16(alpha)))
+        put("alpha.png", encode_png(quantise_unit(alpha, np.uint16)))
         if opts.background is not None:
             bg = app.load_background(opts.background, *alpha.shape)
             put("composite.png", encode_png(app.to_uint8(app.replace_background(image, alpha, bg))))

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthhuman.codecs import decode_exr, decode_png, encode_exr, encode_png
+from synthhuman.codecs import decode_exr, decode_png, dequantise_unit, encode_exr, encode_png, quantise_unit
 from synthhuman.errors import UserError
 from synthhuman.sample import RenderedSample
 from synthhuman.spec import sample_key
@@ -85,8 +85,7 @@ def write_layout_sample(folder: Path | str, index: int, sample: RenderedSample, 
     """Write one sample's five files (see the module doc for what ``lossless`` changes)."""
     Path(folder).mkdir(parents=True, exist_ok=True)
     paths = layout_paths(folder, index)
-    alpha = np.clip(sample.alpha, 0.0, 1.0)
-    alpha_png = np.round(alpha * 65535).astype(np.uint16) if lossless else np.round(alpha * 255).astype(np.uint8)
+    alpha_png = quantise_unit(sample.alpha, np.uint16 if lossless else np.uint8)
     float_type = "float32" if lossless else "float16"
     depth_channels = {"Y": depth_m_to_cm(sample.depth, np.float32 if lossless else np.float16)}
     if lossless:
@@ -127,7 +126,7 @@ def read_layout_sample(folder: Path | str, index: int, framing: str = "unknown")
         raise UserError(f"cannot read SynthHuman sample {index:07d} in {folder}: {exc}") from None
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[..., None], 3, axis=-1)
-    alpha = alpha_raw.astype(np.float32) / (65535.0 if alpha_raw.dtype == np.uint16 else 255.0)
+    alpha = dequantise_unit(alpha_raw)
     if alpha.ndim == 3:
         alpha = alpha[..., 0]
     normal = np.where(np.isfinite(normal) & (depth > 0)[..., None], normal, 0.0).astype(np.float32)

@@ -10,7 +10,6 @@ import pytest
 from synthhuman.errors import UserError
 from synthhuman.sample import CameraMesh, RenderedSample
 from synthhuman.shards import (
-    ALPHA_SCALE,
     ShardWriter,
     decode_sample,
     encode_sample,
@@ -39,7 +38,7 @@ def test_round_trip_is_exact_within_storage_precision():
     assert back.key == sample.key
     np.testing.assert_array_equal(back.rgb, sample.rgb)
     np.testing.assert_array_equal(back.depth, sample.depth)  # float32 EXR: bit-exact
-    assert np.abs(back.alpha - sample.alpha).max() <= 0.5 / ALPHA_SCALE + 1e-7  # 16-bit quantisation
+    assert np.abs(back.alpha - sample.alpha).max() <= 0.5 / 65535 + 1e-7  # 16-bit quantisation
     assert np.abs(back.normal - sample.normal).max() < 1e-3  # float16 storage
     assert back.meta == sample.meta
 

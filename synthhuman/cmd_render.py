@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from synthhuman.worker import RunSettings
 
     _check_numbers(args)
+    planned = plan_shards(args.n, args.shard_size)  # checks --n and --shard-size before any I/O
     cfg = load_config(args.config, _overrides(args))
     library = load_library()
     hdri_ids = resolve_hdri_ids(cfg.lighting, library.ids("hdri"))
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if existing is not None:
         check_resumable(existing, manifest, out_dir)
         manifest.created = existing.created
-    tasks, skipped = pending_tasks(out_dir, plan_shards(args.n, args.shard_size))
+    tasks, skipped = pending_tasks(out_dir, planned)
     manifest.write(out_dir)
     settings = RunSettings(
         out_dir=str(out_dir), seed=args.seed, config=cfg, hdri_ids=tuple(hdri_ids), device=args.device,
@@ -82,10 +83,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
-    if args.n <= 0:
-        raise UserError(f"--n must be > 0, got {args.n}")
-    if args.shard_size <= 0:
-        raise UserError(f"--shard-size must be > 0, got {args.shard_size}")
+    """Flags plan_shards does not check (it checks --n and --shard-size)."""
     if args.workers < 0:
         raise UserError(f"--workers must be >= 0, got {args.workers}")
     if args.samples is not None and args.samples <= 0:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from synthhuman.spec import PoseSpec
 
@@ -23,7 +22,9 @@ _PHALANGES = ("-1", "-2", "-3")
 
 def load_pose_config(path: str | Path) -> dict[str, Any]:
     """Read and validate a pose YAML (the file's top level is the pose section)."""
-    cfg = yaml.safe_load(Path(path).read_text())
+    from synthhuman.config import read_yaml_mapping  # config validates poses with this module
+
+    cfg = read_yaml_mapping(Path(path), "pose config")
     validate_pose_config(cfg)
     return cfg
 

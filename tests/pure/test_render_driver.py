@@ -136,6 +136,7 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, capsys, extra, message):
     assert render(tmp_path, *extra) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "shards").exists()  # refused before anything was written
 
 
 def test_unwritable_out_dir(tmp_path, capsys):

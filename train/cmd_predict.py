@@ -3,7 +3,8 @@
 Per image STEM in --out: STEM_depth.exr/.png, STEM_normal.exr/.png, STEM_alpha.png (16-bit),
 STEM_relit.png (Lambert + ambient from the normals, light --light-dir in the camera frame:
 x right, y up, z towards the camera), STEM_composite.png (alpha matte over --background),
-STEM_points.ply (2.5D point cloud). Depth is relative (unknown scale and shift), so the point
+STEM_points.ply (2.5D point cloud). An input whose stem an earlier input already has is
+written as STEM-2_*, STEM-3_*... (predict.json lists which input got which stem). Depth is relative (unknown scale and shift), so the point
 cloud maps it to metres with guessed --near-m (closest point) and --range-m (subject depth)
 and a pinhole of horizontal field of view --fov-deg.
 """
@@ -11,6 +12,7 @@ and a pinhole of horizontal field of view --fov-deg.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from synthhuman.train.applications import parse_vector
-    from synthhuman.train.predict import PredictOptions, load_backend, predict_files
+    from synthhuman.train.predict import PredictOptions, load_backend, output_stems, predict_files
 
     from synthhuman.errors import UserError
 
@@ -71,5 +73,8 @@ def run(args: argparse.Namespace) -> int:
     )
     backend = load_backend(args.checkpoint, args.onnx, args.task, args.device)
     written = predict_files(backend, args.images, args.out, opts)
+    for path, stem in zip(args.images, output_stems(args.images), strict=True):
+        if stem != Path(path).stem:
+            print(f"{path}: its stem is taken by an earlier input, written as {stem}_*")
     print(f"wrote {len(written)} files for {len(args.images)} images to {args.out}")
     return 0

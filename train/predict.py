@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 from synthhuman.train import applications as app
+from synthhuman.train.image_input import read_image
 
 from synthhuman.codecs import encode_exr, encode_png, quantise_unit
 from synthhuman.errors import UserError
@@ -173,14 +174,6 @@ def predict_image(backend: Backend, rgb: np.ndarray, size: int = 512) -> dict[st
     return maps
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    try:
-        with Image.open(path) as img:
-            return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read image {path}: {exc}") from None
-
-
 # ---------------------------------------------------------------------- writing results
 
 
@@ -203,8 +196,7 @@ def write_outputs(
     written: list[Path] = []
 
     def put(name: str, data: bytes) -> None:
-        (out / f"{stem}_{name}").write_bytes(data)
-        written.append(out / f"{stem}_{name}")
+        written.append(write_file(out / f"{stem}_{name}", data))
 
     image = rgb.astype(np.float32) / 255.0
     alpha = maps.get("alpha")
@@ -228,23 +220,74 @@ def write_outputs(
         metric = app.depth_to_metric(d, keep, opts.near_m, opts.range_m, opts.invert_depth)
         K = app.intrinsics_from_fov(*d.shape, opts.fov_deg)
         points, colours = app.point_cloud(metric, keep, K, image)
-        app.write_ply(out / f"{stem}_points.ply", points, colours)
-        written.append(out / f"{stem}_points.ply")
+        ply = out / f"{stem}_points.ply"
+        try:
+            app.write_ply(ply, points, colours)
+        except OSError as exc:
+            raise _unwritable(ply, exc) from None
+        written.append(ply)
     return written
+
+
+def write_file(path: Path, data: bytes) -> Path:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+    return path
+
+
+def _unwritable(path: Path, exc: OSError) -> UserError:
+    return UserError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def output_stems(images: list[str]) -> list[str]:
+    """One distinct output stem per input, in order: STEM, or STEM-2, STEM-3... for later inputs
+    whose stem is taken (a/x.png and b/x.jpg would otherwise overwrite each other's files)."""
+    taken: set[str] = set()
+    stems = []
+    for path in images:
+        base = stem = Path(path).stem
+        n = 1
+        while stem.lower() in taken:  # case-insensitive filesystems would merge X and x
+            n += 1
+            stem = f"{base}-{n}"
+        taken.add(stem.lower())
+        stems.append(stem)
+    return stems
+
+
+def prepare_out_dir(out_dir: str | Path) -> Path:
+    """Create `out_dir` or say in one line why it cannot be written (a file, read-only, ...)."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".synthhuman-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
+    return out
 
 
 def predict_files(
     backend: Backend, images: list[str], out_dir: str | Path, opts: PredictOptions
 ) -> list[Path]:
-    """Predict every image into `out_dir`; writes `predict.json` recording the settings."""
+    """Predict every image into `out_dir`; writes `predict.json` recording the settings and
+    which output stem each input got. Returns the distinct files written."""
     if opts.background is not None and "alpha" not in backend.tasks:
         raise UserError("--background needs a model that predicts alpha (task alpha or multi)")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out_dir(out_dir)
+    stems = output_stems(images)
     written: list[Path] = []
-    for path in images:
+    for path, stem in zip(images, stems, strict=True):
         rgb = read_image(path)
-        written += write_outputs(rgb, predict_image(backend, rgb, opts.size), out, Path(path).stem, opts)
-    settings = {"tasks": list(backend.tasks), "images": [str(p) for p in images], **opts.__dict__}
-    (out / "predict.json").write_text(json.dumps(settings, indent=1, default=list))
-    return written
+        written += write_outputs(rgb, predict_image(backend, rgb, opts.size), out, stem, opts)
+    settings = {
+        "tasks": list(backend.tasks),
+        "images": [str(p) for p in images],
+        "stems": [[str(p), stem] for p, stem in zip(images, stems, strict=True)],
+        **opts.__dict__,
+    }
+    written.append(write_file(out / "predict.json", json.dumps(settings, indent=1, default=list).encode()))
+    return list(dict.fromkeys(written))

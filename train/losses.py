@@ -26,7 +26,7 @@ class LossWeights:
     dice: float = 1.0
     lap: float = 0.5
     lap_levels: int = 5
-    grad: float = 0.5  # MiDaS' alpha for the gradient-matching term
+    grad: float = 0.5  # MiDaS' alpha: L = sum(r^2)/(2M) + grad * L_grad, as in MiDaS' own loss
     grad_scales: int = 4
     depth: float = 1.0  # per-task weights, used when summing the multi-task loss
     normals: float = 1.0
@@ -75,7 +75,10 @@ def alpha_dice(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tens
         keep = torch.ones_like(p)
     probs = torch.stack([p, keep - p], dim=1)  # (B,2,N): foreground, background
     truth = torch.stack([t, keep - t], dim=1)
-    w = 1.0 / truth.sum(-1).clamp_min(1.0).square()
+    volume = truth.sum(-1)
+    w = torch.where(volume > 0, 1.0 / volume.clamp_min(_EPS).square(), torch.zeros_like(volume))
+    # MONAI's GeneralizedDiceLoss: an empty class takes the largest weight of the other classes
+    w = torch.where(volume > 0, w, w.amax(dim=1, keepdim=True))
     inter = (w * (probs * truth).sum(-1)).sum(-1)
     union = (w * (probs + truth).sum(-1)).sum(-1)
     return (1 - 2 * inter / union.clamp_min(_EPS)).mean()
@@ -162,7 +165,11 @@ def align_scale_shift(pred: Tensor, target: Tensor, mask: Tensor) -> tuple[Tenso
     """Per-image least-squares s, t minimising sum_mask (s*pred + t - target)^2 (MiDaS).
 
     Closed form on centred values (better conditioned than the raw 2x2 normal equations).
-    Images with fewer than 2 valid pixels or a constant prediction get s = t = 0.
+    The scale is constrained to s >= 0 (the constrained least-squares optimum is s = 0, t = mean
+    of the target when the free fit is negative), so the loss fixes the sign: the raw output
+    must grow with the normalised GT, i.e. larger = farther. A free sign lets a model converge
+    inverted; MiDaS' median/MAD alignment fixes the sign the same way.
+    Images with fewer than 2 valid pixels or a constant prediction get s = 0, t = GT mean.
     Returns s, t of shape (B,1,1,1); differentiable in `pred`.
     """
     m = mask.to(pred.dtype)
@@ -174,8 +181,8 @@ def align_scale_shift(pred: Tensor, target: Tensor, mask: Tensor) -> tuple[Tenso
     var = (m * (pred - mp).square()).sum(dims, keepdim=True)
     cov = (m * (pred - mp) * (target - mt)).sum(dims, keepdim=True)
     valid = (n >= 2) & (var > 1e-12 * n_safe)
-    s = torch.where(valid, cov / torch.where(valid, var, torch.ones_like(var)), torch.zeros_like(var))
-    t = torch.where(valid, mt - s * mp, torch.zeros_like(mt))
+    s = torch.where(valid, cov / torch.where(valid, var, torch.ones_like(var)), torch.zeros_like(var)).clamp_min(0)
+    t = mt - s * mp  # s = 0 (flat or flipped prediction): t is the GT mean, the best constant
     return s, t
 
 
@@ -207,7 +214,10 @@ def depth_ssi_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
 
 def depth_loss(pred: Tensor, target: Tensor, mask: Tensor,
                weights: LossWeights) -> tuple[Tensor, dict[str, Tensor]]:
-    """L_d = MSE(s*d_hat + t, d) + w_grad * L_grad(s*d_hat + t, d), foreground only (eq. 4).
+    """L_d = sum(r^2)/(2M) + w_grad * L_grad(r), r = s*d_hat + t - d, foreground only (eq. 4).
+
+    The data term is MiDaS' (half the mean square, M valid pixels), so `weights.grad` is
+    exactly MiDaS' alpha; "mse" in the named terms is that half mean square.
 
     pred: relative depth (B,1,H,W); target: depth in metres (B,1,H,W), 0 off the foreground.
     """
@@ -215,7 +225,7 @@ def depth_loss(pred: Tensor, target: Tensor, mask: Tensor,
     d = normalise_depth(target, valid)
     s, t = align_scale_shift(pred.float(), d, valid)
     residual = s * pred.float() + t - d
-    terms = {"mse": _masked_mean(residual.square(), valid),
+    terms = {"mse": 0.5 * _masked_mean(residual.square(), valid),
              "grad": gradient_matching(residual, valid, weights.grad_scales)}
     return terms["mse"] + weights.grad * terms["grad"], terms
 

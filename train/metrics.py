@@ -19,6 +19,7 @@ from scipy import ndimage
 from torch import Tensor
 
 NORMAL_THRESHOLDS_DEG = (11.25, 22.5, 30.0)
+MIN_DEPTH_EVAL_M = 1e-3  # ZoeDepth's min_depth_eval: aligned depth is clipped to it
 
 
 def _prep(pred: Tensor, target: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
@@ -49,6 +50,7 @@ def depth_metrics(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> d
 
     As the DAViD release evaluates: masked least-squares scale and shift of the prediction onto
     the metric GT, then errors over the foreground. Valid pixels: mask & finite & GT > 0.
+    The aligned prediction is clipped to MIN_DEPTH_EVAL_M first, as ZoeDepth does.
     Returns NaNs when fewer than 2 pixels are valid (the accumulator skips such images).
     """
     p, g, m = _prep(pred, target, mask)
@@ -56,12 +58,13 @@ def depth_metrics(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> d
     valid = m & torch.isfinite(g) & (g > 0)
     if valid.sum() < 2:
         return {"rmse": math.nan, "absrel": math.nan, "delta1": math.nan}
-    a, g = align_depth(p, g, valid)[valid], g[valid]
-    ratio = torch.maximum(a / g, g / a.clamp_min(1e-9))
+    # ZoeDepth clips predictions to its min_depth_eval (1e-3 m) before every metric
+    a, g = align_depth(p, g, valid)[valid].clamp_min(MIN_DEPTH_EVAL_M), g[valid]
+    ratio = torch.maximum(a / g, g / a)
     return {
         "rmse": (a - g).square().mean().sqrt().item(),
         "absrel": ((a - g).abs() / g).mean().item(),
-        "delta1": ((a > 0) & (ratio < 1.25)).double().mean().item(),
+        "delta1": (ratio < 1.25).double().mean().item(),
     }
 
 

@@ -43,9 +43,19 @@ def test_perfect_predictions_cost_nothing() -> None:
     mask = torch.ones(2, 1, 8, 8, dtype=torch.bool)
     assert normals_cosine(n, n, mask).item() == pytest.approx(0.0, abs=1e-6)
     depth, dmask = _depth_batch()
-    perfect = 7.0 - 3.0 * normalise_depth(depth, dmask)  # any affine map of the GT, even flipped
+    perfect = 7.0 + 3.0 * normalise_depth(depth, dmask)  # any increasing affine map of the GT
     total, terms = depth_loss(perfect, depth, dmask, LossWeights())
     assert total.item() < 1e-6 and terms["grad"].item() < 1e-5
+
+
+def test_depth_loss_fixes_the_sign() -> None:
+    """A flipped prediction gets s = 0 (t = mean GT): it costs what a flat map costs."""
+    depth, dmask = _depth_batch()
+    flipped = 7.0 - 3.0 * normalise_depth(depth, dmask)
+    flat = torch.zeros_like(depth)
+    lost, _ = depth_loss(flipped, depth, dmask, LossWeights())
+    assert lost.item() > 0.01
+    assert lost.item() == pytest.approx(depth_loss(flat, depth, dmask, LossWeights())[0].item(), rel=1e-5)
 
 
 def test_depth_loss_is_invariant_to_affine_prediction_changes() -> None:
@@ -63,16 +73,17 @@ def test_depth_loss_is_invariant_to_affine_prediction_changes() -> None:
 def test_depth_loss_hand_computed() -> None:
     """GT [[1,2],[3,5]] m -> d = [[0,.25],[.5,1]]; pred [[0,1],[0,1]] -> s=.375, t=.25.
 
-    Aligned [[.25,.625],[.25,.625]], residual [[.25,.375],[-.25,-.375]]: MSE = .40625/4;
+    Aligned [[.25,.625],[.25,.625]], residual [[.25,.375],[-.25,-.375]]: MiDaS' data term
+    sum(r^2)/(2M) = .40625/8;
     gradients: |x| .125 + .125, |y| .5 + .75 -> 1.5 / 4 pixels = .375 (coarser scales have no pairs).
     """
     depth = torch.tensor([[1.0, 2.0], [3.0, 5.0]]).view(1, 1, 2, 2)
     pred = torch.tensor([[0.0, 1.0], [0.0, 1.0]]).view(1, 1, 2, 2)
     mask = torch.ones(1, 1, 2, 2, dtype=torch.bool)
     total, terms = depth_loss(pred, depth, mask, LossWeights(grad=0.5))
-    assert terms["mse"].item() == pytest.approx(0.40625 / 4)
+    assert terms["mse"].item() == pytest.approx(0.40625 / 8)
     assert terms["grad"].item() == pytest.approx(0.375)
-    assert total.item() == pytest.approx(0.40625 / 4 + 0.5 * 0.375)
+    assert total.item() == pytest.approx(0.40625 / 8 + 0.5 * 0.375)
 
 
 def test_depth_loss_ignores_background() -> None:
@@ -91,6 +102,9 @@ def test_alpha_terms_hand_computed() -> None:
     assert alpha_l1(pred, target).item() == pytest.approx(0.5)
     # Each class: weight 1/2^2, overlap 1, volume sum 4 -> 1 - 2*(1/4+1/4)/(1+1) = 0.5.
     assert alpha_dice(pred, target).item() == pytest.approx(0.5)
+    # All-background GT, pred 0.5: MONAI gives the empty foreground class the background's
+    # weight w: overlap w*2, union w*(2 + 4 + 2) -> 1 - 4/8 = 0.5 (weight 1 would give ~1.0).
+    assert alpha_dice(pred, torch.zeros_like(target)).item() == pytest.approx(0.5)
     # A constant error c lives only in the low-pass level 5 (2x2 at 32x32), weighted 2^4:
     # 16 * 4c summed, over 1024 pixels.
     c = 0.1

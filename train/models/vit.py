@@ -122,7 +122,7 @@ def _init_weights(module: nn.Module) -> None:
 
 
 def resample_pos_embed(pos_embed: Tensor, grid: int) -> Tensor:
-    """Bicubic resampling of a (1,1+g*g,D) position table to (1,1+grid*grid,D), CLS kept."""
+    """Bicubic, antialiased (timm's default) resampling of a (1,1+g*g,D) position table to (1,1+grid*grid,D), CLS kept."""
     old = math.isqrt(pos_embed.shape[1] - 1)
     if old * old != pos_embed.shape[1] - 1:
         raise ValueError(f"pos_embed with {pos_embed.shape[1]} tokens is not 1 CLS + a square grid")
@@ -130,7 +130,8 @@ def resample_pos_embed(pos_embed: Tensor, grid: int) -> Tensor:
         return pos_embed
     cls, table = pos_embed[:, :1], pos_embed[:, 1:]
     table = table.reshape(1, old, old, -1).permute(0, 3, 1, 2).float()
-    table = F.interpolate(table, size=(grid, grid), mode="bicubic", align_corners=False)
+    table = F.interpolate(table, size=(grid, grid), mode="bicubic", align_corners=False,
+                          antialias=True)  # timm's resample_abs_pos_embed default
     table = table.permute(0, 2, 3, 1).reshape(1, grid * grid, -1).to(pos_embed.dtype)
     return torch.cat([cls, table], dim=1)
 

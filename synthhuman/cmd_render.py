@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     out_dir = _prepare_out_dir(args.out)
     manifest = DatasetManifest(
         seed=args.seed, n=args.n, shard_size=args.shard_size, config=cfg.raw, config_sha256=cfg.digest(),
-        renderer=args.renderer, versions=current_versions(), licences=library.licence_summary(used_ids),
+        renderer=args.renderer, export_mesh=args.export_mesh, versions=current_versions(), licences=library.licence_summary(used_ids),
     )
     existing = DatasetManifest.read(out_dir)
     if existing is not None:
@@ -79,7 +79,11 @@ def run(args: argparse.Namespace) -> int:
     with _progress(total, args.quiet) as bar:
         report = run_shards(settings, tasks, pool, _ProgressCounter(bar))
     _finish_manifest(manifest, out_dir, report)
-    return _summarise(out_dir, report, skipped, time.perf_counter() - started)
+    code = _summarise(out_dir, report, skipped, time.perf_counter() - started)
+    if code == 0 and manifest.status != "complete":
+        _say(f"dataset is {manifest.status}: {manifest.counts['samples']} of {manifest.n} sample(s) present")
+        code = 1
+    return code
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -170,7 +174,9 @@ def _finish_manifest(manifest: Any, out_dir: Path, report: Any) -> None:
         for stage, value in index.stats.get("timings_mean_s", {}).items():
             means.setdefault(stage, []).append(value)
     manifest.timings = {stage: sum(v) / len(v) for stage, v in means.items()}
-    complete = not report.shards_failed and manifest.counts["samples"] + manifest.counts["failed"] == manifest.n
+    # Complete means every one of the n samples is in a shard: recorded failures leave it
+    # incomplete, so the status (and render's exit code, which follows it) never says done early.
+    complete = not report.shards_failed and manifest.counts["samples"] == manifest.n
     manifest.status = "complete" if complete else "incomplete"
     manifest.write(out_dir)
 

@@ -60,6 +60,8 @@ def plan_shards(n: int, shard_size: int) -> list[ShardTask]:
 def pending_tasks(out_dir: Path, tasks: list[ShardTask]) -> tuple[list[ShardTask], list[int]]:
     """Tasks whose shard is not complete with exactly the planned keys; and the skipped ids.
 
+    A shard holding recorded failures is pending too: a re-run retries them (samples are a
+    function of (seed, index), so re-rendering the shard reproduces the ones it had).
     Leftover ``.tmp`` files of killed runs are removed: they are never valid shards.
     """
     shard_dir = Path(out_dir) / "shards"
@@ -70,7 +72,7 @@ def pending_tasks(out_dir: Path, tasks: list[ShardTask]) -> tuple[list[ShardTask
         index = read_index(shard_dir / f"{shard_name(task.shard_id)}.tar")
         planned = [sample_key(i) for i in task.indices]
         recorded = sorted(index.keys + [f.key for f in index.failures]) if index else None
-        if recorded == planned:
+        if recorded == planned and not index.failures:
             skipped.append(task.shard_id)
         else:
             todo.append(task)

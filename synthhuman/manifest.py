@@ -36,6 +36,7 @@ class DatasetManifest:
     config: dict[str, Any]
     config_sha256: str
     renderer: str
+    export_mesh: bool = False  # shards carry mesh.ply; a resume must not mix datasets with and without
     versions: dict[str, str] = field(default_factory=dict)
     licences: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)  # samples, failed, shards
@@ -69,11 +70,20 @@ def current_versions() -> dict[str, str]:
 
 
 def check_resumable(existing: DatasetManifest, new: DatasetManifest, out_dir: Path) -> None:
-    """Refuse to continue a run in ``out_dir`` with settings that would change its samples."""
-    for name in ("seed", "shard_size", "config_sha256", "renderer"):
+    """Refuse to continue a run in ``out_dir`` with settings that would change its samples.
+
+    A larger ``n`` extends the dataset; a smaller one is refused, because its plan would
+    re-render the last shard with fewer keys and strand the shards beyond it.
+    """
+    if new.n < existing.n:
+        raise UserError(
+            f"{out_dir} holds a dataset of n = {existing.n}; --n {new.n} would shrink it: pass "
+            f"--n {existing.n} (or larger, to extend it), or use another --out"
+        )
+    for name in ("seed", "shard_size", "config_sha256", "renderer", "export_mesh"):
         old, now = getattr(existing, name), getattr(new, name)
         if old != now:
-            what = "config" if name == "config_sha256" else name
+            what = {"config_sha256": "config", "export_mesh": "--export-mesh setting"}.get(name, name)
             raise UserError(
                 f"{out_dir} was made with a different {what} ({_short(old)} vs {_short(now)}): "
                 "use another --out, or the settings it was made with"

@@ -100,8 +100,34 @@ def test_failing_sample_is_retried_then_recorded(tmp_path, monkeypatch, capsys):
     assert "always broken" in index.failures[0].error
     assert calls == {0: 1, 1: 2, 2: 2, 3: 1}
     assert "failed sample 000000002" in capsys.readouterr().err
-    # A re-run treats the shard as finished: failures are recorded, not lost or re-tried forever.
+    assert DatasetManifest.read(tmp_path).status == "incomplete"  # a recorded failure is not "complete"
+    # A re-run retries recorded failures: still broken -> still exit 1, nothing lost.
+    assert render(tmp_path, "--n", "4", "--shard-size", "4", "--workers", "0") == 1
+    assert calls[2] == 4 and read_index(list_shards(tmp_path)[0]).keys == index.keys
+    # Once the cause is gone, the re-run heals the dataset.
+    monkeypatch.setattr(AnalyticRenderer, "render_sample", original)
     assert render(tmp_path, "--n", "4", "--shard-size", "4", "--workers", "0") == 0
+    healed = read_index(list_shards(tmp_path)[0])
+    assert healed.keys == [f"{i:09d}" for i in range(4)] and healed.failures == []
+    assert DatasetManifest.read(tmp_path).status == "complete"
+
+
+def test_smaller_n_is_refused_and_no_sample_is_deleted(tmp_path, capsys):
+    assert render(tmp_path, "--n", "5", "--shard-size", "3", "--workers", "0") == 0
+    before = {p.name: p.read_bytes() for p in list_shards(tmp_path)}
+    capsys.readouterr()
+    assert render(tmp_path, "--n", "4", "--shard-size", "3", "--workers", "0") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "n = 5" in err[0] and "--n 5" in err[0]
+    assert {p.name: p.read_bytes() for p in list_shards(tmp_path)} == before
+    assert DatasetManifest.read(tmp_path).n == 5
+
+
+def test_export_mesh_changed_on_resume_is_refused(tmp_path, capsys):
+    assert render(tmp_path, "--n", "2", "--shard-size", "1", "--workers", "0") == 0
+    (tmp_path / "shards" / "shard-000001.index.json").unlink()  # one shard left to resume
+    assert render(tmp_path, "--n", "2", "--shard-size", "1", "--workers", "0", "--export-mesh") == 2
+    assert "different --export-mesh setting" in capsys.readouterr().err
 
 
 def test_export_mesh_stores_the_camera_space_mesh(tmp_path):

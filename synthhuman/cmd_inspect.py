@@ -1,11 +1,13 @@
 """Check a rendered dataset and summarise it: integrity problems, attribute statistics, a
 contact sheet (rgb | alpha | depth | normals per sample) and a self-contained HTML report.
 
-Exit status: 0 when every complete shard is sound, 1 when integrity problems were found
-(one line each: ``shard-000003 / 000003012: depth > 0 where alpha == 0 at 14 px``), 2 when
-the input cannot be inspected at all (not a dataset folder, a corrupt tar). Samples the
-renderer recorded as failed are listed, not counted as problems: the pipeline is meant to
-record them. Unfinished shards (temp files, a tar without its index) are listed, not read.
+Exit status: 0 only when the dataset is whole and sound: every one of its ``n`` samples is
+present and passes every check. 1 when integrity problems were found (one line each:
+``shard-000003 / 000003012: depth > 0 where alpha == 0 at 14 px``), when any sample was
+recorded as failed by the renderer (re-running the render retries them), or when samples are
+missing (an interrupted run; ``--allow-incomplete`` turns that into a warning). 2 when the
+input cannot be inspected at all (not a dataset folder, a corrupt tar). Unfinished shards
+(temp files, a tar without its index) are listed, not read.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="processes inspecting shards in parallel (default: 1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or statistics; problems only")
+    parser.add_argument("--allow-incomplete", action="store_true",
+                        help="a dataset with fewer samples than its n (a run still going, or stopped) is a "
+                             "warning, not a failure")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UserError("--workers must be >= 1")
     result = inspect_dataset(args.dir, args.contact_rows, progress=not args.quiet, row_renderer=contact_row,
-                             workers=args.workers)
+                             workers=args.workers, allow_incomplete=args.allow_incomplete)
     report_dir = args.report if args.report is not None else Path(args.dir) / "report"
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
@@ -54,9 +59,11 @@ def run(args: argparse.Namespace) -> int:
         print(line)
     if len(result.problems) > MAX_PRINTED:
         print(f"... and {len(result.problems) - MAX_PRINTED} more problems: {report_dir / 'problems.txt'}")
+    if result.failures:
+        print(f"{len(result.failures)} sample(s) recorded as failed (re-run the render command to retry them)")
     verdict = f"{len(result.problems)} problem(s)" if result.problems else "no problems"
     print(f"{result.stats.samples} samples in {len(result.shards)} shards: {verdict}; report: {page}")
-    return 1 if result.problems else 0
+    return 1 if result.problems or result.failures else 0
 
 
 def _print_summary(result) -> None:

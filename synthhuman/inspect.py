@@ -220,7 +220,7 @@ class InspectResult:
 
 def inspect_dataset(out_dir: Path, contact_rows: int = 16, progress: bool = True,
                     row_renderer: Callable[[RenderedSample], np.ndarray] | None = None,
-                    workers: int = 1) -> InspectResult:
+                    workers: int = 1, allow_incomplete: bool = False) -> InspectResult:
     """Check and summarise every complete shard of ``out_dir``.
 
     Samples are decoded from the raw tar records (not ``iter_samples``) so that a sample that
@@ -229,6 +229,9 @@ def inspect_dataset(out_dir: Path, contact_rows: int = 16, progress: bool = True
     ``contact_rows`` samples into contact-sheet rows while they are in memory. With
     ``workers`` > 1, shards are inspected in that many processes (decoding dominates: about
     25 samples/s per core at 384x512) and merged in shard order, so the result is the same.
+    A dataset that holds fewer samples than its ``n`` (an interrupted or crashed run) is a
+    problem unless ``allow_incomplete`` (then a warning): "running" in dataset.json only
+    says a run started, not that one is still alive.
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -246,7 +249,7 @@ def inspect_dataset(out_dir: Path, contact_rows: int = 16, progress: bool = True
             for tar_path, index in complete:
                 part = _inspect_shard(tar_path, index, contact_rows, row_renderer, bar.update)
                 _merge(result, part, contact_rows)
-    _check_counts(result)
+    _check_counts(result, allow_incomplete)
     result.elapsed_s = time.perf_counter() - start
     return result
 
@@ -348,7 +351,7 @@ def check_index(index: ShardIndex, tar_keys: list[str]) -> list[str]:
     return problems
 
 
-def _check_counts(result: InspectResult) -> None:
+def _check_counts(result: InspectResult, allow_incomplete: bool) -> None:
     """The manifest's ``n`` against what the complete shards hold (samples + recorded failures)."""
     n = (result.manifest or {}).get("n")
     found = result.stats.samples + len(result.failures)
@@ -357,8 +360,12 @@ def _check_counts(result: InspectResult) -> None:
         return
     message = (f"dataset.json: n = {n}, but complete shards hold {found} sample(s) incl. failures "
                f"({len(result.incomplete)} incomplete shard file(s))")
-    still_running = (result.manifest or {}).get("status") == "running"
-    (result.warnings if still_running else result.problems).append(message)
+    fewer = found < n
+    if fewer and allow_incomplete:
+        result.warnings.append(message)
+    else:
+        hint = " (re-run the same render command to finish it, or pass --allow-incomplete)" if fewer else ""
+        result.problems.append(message + hint)
 
 
 def _few(keys: list[str], limit: int = 5) -> str:

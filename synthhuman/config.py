@@ -19,9 +19,10 @@ import numpy as np
 import yaml
 
 from synthhuman.errors import UserError
+from synthhuman.resources import package_data_dir
 from synthhuman.spec import FRAMINGS, TRANSPARENT_GT_MODES
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = package_data_dir("configs")
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 POSE_CONFIG = CONFIG_DIR / "pose.yaml"
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions", "cupsize", "firmness")

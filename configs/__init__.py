@@ -1,0 +1,1 @@
+"""Scene-distribution YAML (default.yaml, pose.yaml), shipped inside the package as synthhuman.configs."""

@@ -1,10 +1,18 @@
 """ONNX export in the released DAViD contract, and a check of the graph against PyTorch.
 
-The contract (PAPER_NOTES.md, "The public release"): input ``N x 3 x H x W`` BGR float in
-[0, 1] with no mean/std; outputs at the input size, named per task and, for multi-task
-models, ordered depth, normal, foreground; foreground clipped to [0, 1]. The canonical input
-is 512x512 (a portrait padded to square by replicating its border, then resized); our graph
-also accepts any H, W that are multiples of 16, so a caller can skip the resize.
+The contract (PAPER_NOTES.md, "The public release"), as the release's runtime calls it: a
+static input ``1 x 3 x 512 x 512`` (it reshapes to ``(1, *input_shape[1:])``, so C, H, W must be
+integers), BGR float in [0, 1] with no mean/std, a portrait padded to square by replicating its
+border and resized; outputs named per task and, for multi-task models, ordered depth, normal,
+foreground: depth ``(1, H, W)`` (the runtime indexes it as a 2-D map), normal ``(1, 3, H, W)``,
+foreground ``(1, 1, H, W)`` clipped to [0, 1]. ``dynamic=True`` instead declares N, H, W free
+(any H, W that are multiples of 16), for callers that skip the resize.
+
+Depth sign: our trained depth head is "larger = farther" (the loss fixes the sign). The
+release's demo negates single-task depth and not multi-task depth before drawing near as
+bright, so its single-task files are "larger = nearer" and its multi-task files "larger =
+farther". We export the same way (``DEPTH_SIGN``) and record the sign in the metadata, so our
+own ONNX backend can undo it.
 """
 
 from __future__ import annotations
@@ -18,11 +26,17 @@ import torch
 from torch import Tensor, nn
 
 from synthhuman import __version__
+from synthhuman.errors import UserError
 
 # model task -> ONNX output name, in the release's multi-task output order.
 OUTPUT_NAMES: dict[str, str] = {"depth": "depth", "normals": "normal", "alpha": "foreground"}
 INPUT_NAME = "image"
 OPSET = 17
+
+
+def depth_sign(tasks: tuple[str, ...]) -> float:
+    """Factor from our depth (larger = farther) to the release's for a model with `tasks`."""
+    return -1.0 if tasks == ("depth",) else 1.0
 
 
 class ReleaseContract(nn.Module):
@@ -36,6 +50,7 @@ class ReleaseContract(nn.Module):
         super().__init__()
         self.model = model
         self.tasks: tuple[str, ...] = tuple(t for t in OUTPUT_NAMES if t in model.tasks)
+        self.depth_sign = depth_sign(self.tasks)
 
     def forward(self, bgr: Tensor) -> tuple[Tensor, ...]:
         rgb = bgr[:, [2, 1, 0]]  # a Gather in ONNX; exact, unlike a colour matrix
@@ -43,7 +58,11 @@ class ReleaseContract(nn.Module):
         maps = []
         for task in self.tasks:
             value = out[task].float()
-            maps.append(value.clamp(0.0, 1.0) if task == "alpha" else value)
+            if task == "alpha":
+                value = value.clamp(0.0, 1.0)
+            elif task == "depth":
+                value = self.depth_sign * value[:, 0]  # N x H x W, as the release's depth output
+            maps.append(value)
         return tuple(maps)
 
     @property
@@ -51,12 +70,15 @@ class ReleaseContract(nn.Module):
         return [OUTPUT_NAMES[t] for t in self.tasks]
 
 
-def export_onnx(model: nn.Module, path: str | Path, size: int = 512, opset: int = OPSET) -> Path:
-    """Trace `model` at `size` x `size` and write an ONNX file with dynamic N, H, W.
+def export_onnx(model: nn.Module, path: str | Path, size: int = 512, opset: int = OPSET,
+                dynamic: bool = False) -> Path:
+    """Trace `model` at 1 x 3 x `size` x `size` and write an ONNX file in the release contract.
 
-    Uses the TorchScript exporter (``dynamo=False``): it needs no onnxscript and traces the
-    bilinear resizes from the input's runtime shape, so other sizes work. The file's
-    metadata records the tasks and model config so `predict`/`evaluate` can read it back.
+    Static shapes by default (what the release runtime needs); ``dynamic`` declares N, H, W
+    free. Uses the TorchScript exporter (``dynamo=False``): it needs no onnxscript and traces
+    the bilinear resizes from the input's runtime shape, so other sizes work when dynamic. The
+    file's metadata records the tasks, depth sign and model config so `predict`/`evaluate`
+    can read it back.
     """
     if size % 16:
         raise ValueError(f"export size must be a multiple of 16, got {size}")
@@ -64,8 +86,11 @@ def export_onnx(model: nn.Module, path: str | Path, size: int = 512, opset: int 
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = ReleaseContract(model.float().eval().cpu())
     dummy = torch.rand(1, 3, size, size)
-    axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}}
-    axes.update({name: {0: "batch", 2: "height", 3: "width"} for name in wrapper.output_names})
+    axes = None
+    if dynamic:
+        axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"}}
+        for name in wrapper.output_names:
+            axes[name] = {0: "batch", 1: "height", 2: "width"} if name == "depth" else {0: "batch", 2: "height", 3: "width"}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # deprecation and tracer warnings about shape arithmetic
         torch.onnx.export(
@@ -82,6 +107,21 @@ def export_onnx(model: nn.Module, path: str | Path, size: int = 512, opset: int 
     return path
 
 
+def _check_writable(path: Path) -> None:
+    """One line, before the minutes of tracing, for an --onnx path that cannot be written."""
+    if path.is_dir():
+        raise UserError(f"--onnx {path} is a directory; give a file name such as {path / 'model.onnx'}")
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):  # appends nothing: an existing file is untouched
+            pass
+        if not existed:
+            path.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write --onnx {path}: {exc.strerror or exc}") from None
+
+
 def _write_metadata(path: Path, model: nn.Module, wrapper: ReleaseContract, size: int) -> None:
     import dataclasses
 
@@ -94,6 +134,7 @@ def _write_metadata(path: Path, model: nn.Module, wrapper: ReleaseContract, size
         "contract": "DAViD release: BGR float [0,1], no mean/std, NCHW, replicate-padded square",
         "canonical_size": str(size),
         "tasks": ",".join(wrapper.tasks),
+        "depth_sign": str(wrapper.depth_sign),  # release depth = sign * (larger = farther)
         "model_config": json.dumps(dataclasses.asdict(config)) if dataclasses.is_dataclass(config) else "",
     }
     for key, value in meta.items():
@@ -126,11 +167,17 @@ def export_checkpoint(
     checkpoint: str | Path,
     onnx_path: str | Path,
     size: int = 512,
+    dynamic: bool = False,
     check_sizes: tuple[tuple[int, int], ...] = ((512, 512), (384, 512)),
 ) -> dict:
-    """Export a checkpoint and verify it at `check_sizes`; returns {"HxW": {output: max diff}}."""
+    """Export a checkpoint and verify it; returns {"HxW": {output: max diff}}.
+
+    A static file is checked at its own size; a dynamic one at each of `check_sizes`.
+    """
     from synthhuman.train.checkpoint import model_from_checkpoint
 
+    _check_writable(Path(onnx_path))
     model, _ = model_from_checkpoint(checkpoint)
-    export_onnx(model, onnx_path, size)
-    return {f"{h}x{w}": compare_with_torch(model, onnx_path, (h, w)) for h, w in check_sizes}
+    export_onnx(model, onnx_path, size, dynamic=dynamic)
+    sizes = check_sizes if dynamic else ((size, size),)
+    return {f"{h}x{w}": compare_with_torch(model, onnx_path, (h, w)) for h, w in sizes}

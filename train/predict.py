@@ -74,15 +74,47 @@ class OnnxBackend:
         meta = self.session.get_modelmeta().custom_metadata_map
         self.output_tasks = _match_outputs(names, meta.get("tasks", ""), task, path)
         self.tasks = tuple(t for t in TASK_ORDER if t in self.output_tasks)
+        # Release depth = sign * ours (larger = farther): recorded by our export; for a released
+        # DAViD file, single-task depth is "larger = nearer" (its demo negates it), multi-task not.
+        default_sign = -1.0 if self.output_tasks == ["depth"] else 1.0
+        self.depth_sign = float(meta.get("depth_sign", default_sign))
+        shape = self.session.get_inputs()[0].shape
+        self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        self.fixed_hw = tuple(shape[2:]) if all(isinstance(d, int) for d in shape[2:]) else None
 
     def __call__(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
+        """N x 3 x H x W RGB in [0, 1] -> {task: N x C x H x W}, in our conventions.
+
+        A file with a fixed batch (the release's is 1) is run image by image; one with a fixed
+        H x W gets the input resized to it and its outputs resized back (bilinear).
+        """
+        if self.fixed_batch is not None and rgb.shape[0] != self.fixed_batch:
+            parts = [self(rgb[i:i + self.fixed_batch]) for i in range(0, rgb.shape[0], self.fixed_batch)]
+            return {t: np.concatenate([p[t] for p in parts]) for t in parts[0]}
         bgr = np.ascontiguousarray(rgb[:, ::-1], dtype=np.float32)
+        size = tuple(rgb.shape[2:])
+        if self.fixed_hw is not None and size != self.fixed_hw:
+            bgr = _resize(bgr, self.fixed_hw)
         outputs = self.session.run(None, {self.input_name: bgr})
         result = {}
         for task, value in zip(self.output_tasks, outputs, strict=True):
             value = np.asarray(value, dtype=np.float32)
-            result[task] = value[:, None] if value.ndim == 3 else value
+            value = value[:, None] if value.ndim == 3 else value
+            if tuple(value.shape[2:]) != size:
+                value = _resize(value, size)
+            if task == "depth":
+                value = value * self.depth_sign
+            result[task] = value
         return result
+
+
+def _resize(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of N x C x H x W float maps (torch, as the models resize)."""
+    import torch
+    import torch.nn.functional as F
+
+    return F.interpolate(torch.from_numpy(np.ascontiguousarray(maps)), size=size, mode="bilinear",
+                         align_corners=False).numpy()
 
 
 def _match_outputs(names: list[str], meta_tasks: str, task: str | None, path: Path) -> list[str]:

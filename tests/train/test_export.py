@@ -1,4 +1,5 @@
-"""ONNX export in the DAViD release contract: names, order, BGR input, dynamic size, numerics."""
+"""ONNX export in the DAViD release contract: static 1x3x512x512 input, names, order, shapes, depth sign,
+BGR input, the opt-in dynamic size, numerics, and the release runtime's own calling convention."""
 
 from __future__ import annotations
 
@@ -34,18 +35,32 @@ def perturbed_small(task: str, seed: int = 0) -> torch.nn.Module:
 @pytest.fixture(scope="module")
 def multi_onnx(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, Path]:
     model = perturbed_small("multi")
-    return model, export_onnx(model, tmp_path_factory.mktemp("onnx") / "multi.onnx", size=512)
+    return model, export_onnx(model, tmp_path_factory.mktemp("onnx") / "multi.onnx", size=512, dynamic=True)
 
 
-def test_contract_names_order_and_dynamic_axes(multi_onnx: tuple[torch.nn.Module, Path]) -> None:
+@pytest.mark.parametrize("task", ["multi", "depth", "normals", "alpha"])
+def test_default_export_is_the_release_contract(tmp_path: Path, task: str) -> None:
+    """Static integer input shape (the runtime reshapes to (1, *input_shape[1:])) and the model
+    cards' output shapes: depth (1, 512, 512), normal (1, 3, 512, 512), foreground (1, 1, 512, 512)."""
+    path = export_onnx(perturbed_small(task), tmp_path / f"{task}.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (inp,) = session.get_inputs()
+    assert inp.shape == [1, 3, 512, 512]
+    want = {"depth": [1, 512, 512], "normal": [1, 3, 512, 512], "foreground": [1, 1, 512, 512]}
+    names = [o.name for o in session.get_outputs()]
+    assert names == (["depth", "normal", "foreground"] if task == "multi" else [names[0]])
+    for out, got in zip(session.get_outputs(), session.run(None, {"image": np.zeros(inp.shape, np.float32)}),
+                        strict=True):
+        assert out.shape == want[out.name] and list(got.shape) == want[out.name]
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta["depth_sign"] == ("-1.0" if task == "depth" else "1.0")
+
+
+def test_dynamic_export_declares_free_batch_and_size(multi_onnx: tuple[torch.nn.Module, Path]) -> None:
     _, path = multi_onnx
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (inp,) = session.get_inputs()
-    assert (
-        inp.shape[:2] in ([1, 3], ["batch", 3])
-        and isinstance(inp.shape[2], str)
-        and isinstance(inp.shape[3], str)
-    )
+    assert inp.shape[1] == 3 and all(isinstance(d, str) for d in (inp.shape[0], inp.shape[2], inp.shape[3]))
     assert [o.name for o in session.get_outputs()] == ["depth", "normal", "foreground"]
     meta = session.get_modelmeta().custom_metadata_map
     assert meta["tasks"] == "depth,normals,alpha" and meta["canonical_size"] == "512"
@@ -67,8 +82,8 @@ def test_onnx_takes_bgr_and_outputs_at_input_size(multi_onnx: tuple[torch.nn.Mod
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     bgr = rgb.numpy()[:, ::-1].copy()
     depth, normal, foreground = session.run(None, {"image": bgr})
-    assert depth.shape == (2, 1, 384, 512) and normal.shape == (2, 3, 384, 512)
-    np.testing.assert_allclose(depth, ref["depth"].numpy(), atol=1e-3)
+    assert depth.shape == (2, 384, 512) and normal.shape == (2, 3, 384, 512)
+    np.testing.assert_allclose(depth, ref["depth"][:, 0].numpy(), atol=1e-3)  # multi-task: sign kept
     np.testing.assert_allclose(normal, ref["normals"].numpy(), atol=1e-3)
     np.testing.assert_allclose(foreground, ref["alpha"].numpy(), atol=1e-3)
     assert np.ptp(depth) > 1e-3 and np.ptp(foreground) > 1e-3  # outputs vary: the check is not vacuous
@@ -83,7 +98,7 @@ def test_wrapper_flips_channels_exactly() -> None:
     rgb = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
         (out,) = ReleaseContract(model)(rgb.flip(1))
-        assert torch.equal(out, model(rgb)["depth"])
+        assert torch.equal(out, -model(rgb)["depth"][:, 0])  # single-task depth: the release's sign
 
 
 def test_export_command_from_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -94,6 +109,22 @@ def test_export_command_from_checkpoint(tmp_path: Path, capsys: pytest.CaptureFi
     assert "max abs diff" in capsys.readouterr().out
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert [o.name for o in session.get_outputs()] == ["foreground"]
-    (fg,) = session.run(None, {"image": np.random.rand(1, 3, 128, 96).astype(np.float32)})
-    assert fg.shape == (1, 1, 128, 96) and fg.min() >= 0 and fg.max() <= 1
+    (fg,) = session.run(None, {"image": np.random.rand(1, 3, 256, 256).astype(np.float32)})
+    assert fg.shape == (1, 1, 256, 256) and fg.min() >= 0 and fg.max() <= 1
+    assert cli_main(["export", "--checkpoint", str(ckpt), "--onnx", str(out), "--size", "256", "--dynamic"]) == 0
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (fg,) = session.run(None, {"image": np.random.rand(2, 3, 128, 96).astype(np.float32)})
+    assert fg.shape == (2, 1, 128, 96)
     assert cli_main(["export", "--checkpoint", str(ckpt), "--onnx", str(out), "--size", "100"]) == 2
+
+
+@pytest.mark.parametrize("where", ["directory", "under_a_file"])
+def test_unwritable_onnx_path_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture, where: str) -> None:
+    ckpt = save_checkpoint(tmp_path / "alpha.pt", perturbed_small("alpha"), step=0)
+    (tmp_path / "file").write_text("x")
+    target = tmp_path if where == "directory" else tmp_path / "file" / "m.onnx"
+    assert cli_main(["export", "--checkpoint", str(ckpt), "--onnx", str(target)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--onnx" in err[0]
+    assert (tmp_path / "file").read_text() == "x"
+

@@ -336,3 +336,33 @@ def test_predict_bad_inputs_are_one_line(
         assert cli_main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_evaluate_onnx_with_a_release_shaped_file(files: dict[str, Path], tmp_path: Path) -> None:
+    """Fixed batch 1 and a fixed input size other than the data's: evaluate batches per image
+    and resizes, instead of a raw onnxruntime shape error."""
+    torch.manual_seed(1)
+    path = export_onnx(build_model("small", "multi").eval(), tmp_path / "release_shaped.onnx", size=96)
+    out = tmp_path / "eval.json"
+    argv = ["evaluate", "--onnx", str(path), "--data", str(files["data"] / "shards" / "*.tar"),
+            "--out", str(out), "--image-size", "64", "--batch-size", "4"]
+    assert cli_main(argv) == 0
+    metrics = json.loads(out.read_text())["metrics"]
+    for task in ("depth", "normals", "alpha"):
+        assert metrics[task]["all"]["images"] == 6, (task, metrics[task]["all"])
+
+
+def test_onnx_backend_undoes_the_release_depth_sign(tmp_path: Path) -> None:
+    """Single-task depth is exported negated (the release's sign); our backend returns our own."""
+    torch.manual_seed(2)
+    model = build_model("small", "depth").eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    path = export_onnx(model, tmp_path / "depth.onnx", size=64)
+    rgb = np.random.default_rng(3).random((3, 3, 64, 64), dtype=np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(rgb))["depth"].numpy()
+    got = OnnxBackend(path)(rgb)["depth"]
+    assert np.ptp(want) > 1e-3
+    np.testing.assert_allclose(got, want, atol=1e-4)

@@ -118,6 +118,8 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
 def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
     """A YAML file holding a mapping; a missing file, bad YAML or a non-mapping is one line."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{what} {path} is a directory; give a YAML file")
     if not path.is_file():
         raise UserError(f"{what} not found: {path}")
     try:
@@ -134,7 +136,12 @@ def _check_keys(layer: dict[str, Any], reference: dict[str, Any], prefix: str) -
         path = f"{prefix}{key}"
         if key not in reference:
             hint = difflib.get_close_matches(str(key), [str(k) for k in reference], n=1)
-            raise UserError(f"unknown config key {path!r}" + (f" (did you mean {prefix}{hint[0]!r}?)" if hint else ""))
+            raise UserError(f"unknown config key {path!r}" + (f" (did you mean '{prefix}{hint[0]}'?)" if hint else ""))
+        default = reference[key]
+        if isinstance(default, dict) and not DIST_KINDS & set(default) and not isinstance(value, dict):
+            # A section (not a distribution) replaced by a scalar would fail deep inside parsing.
+            raise UserError(f"config key {path!r} must be a mapping of keys ({', '.join(map(str, list(default)[:4]))}"
+                            f"{', ...' if len(default) > 4 else ''}), got {value!r}")
         if path in FREE_FORM_KEYS or path.startswith("body.phenotype"):
             continue
         if isinstance(value, dict) and isinstance(reference[key], dict):

@@ -94,6 +94,10 @@ def write(tmp_path, data) -> str:
         ({"framing": {"face": 0, "upper": 0, "full": 0}}, "at least one framing weight"),
         ({"render": {"transparent_gt": "opaque"}}, "render.transparent_gt"),
         ({"lighting": {"hdris": []}}, "lighting.hdris"),
+        ({"render": {"sampels": 4}}, "unknown config key 'render.sampels' (did you mean 'render.samples'?)"),
+        ({"render": 5}, "config key 'render' must be a mapping of keys"),
+        ({"camera": "wide"}, "config key 'camera' must be a mapping of keys"),
+        ({"pose": 3}, "config key 'pose' must be a mapping of keys"),
     ],
 )
 def test_bad_config_is_a_one_line_error_naming_the_key(tmp_path, layer, message):
@@ -106,6 +110,8 @@ def test_bad_config_is_a_one_line_error_naming_the_key(tmp_path, layer, message)
 def test_missing_and_invalid_config_files(tmp_path):
     with pytest.raises(UserError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+    with pytest.raises(UserError, match="is a directory; give a YAML file"):
+        load_config(tmp_path)
     bad = tmp_path / "bad.yaml"
     bad.write_text("camera: [unclosed")
     with pytest.raises(UserError, match="not valid YAML"):

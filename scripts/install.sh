@@ -11,6 +11,7 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
+python -m pip install -q "setuptools>=68"  # scripts/check_wheel.sh builds the wheel without build isolation
 # torch first, pinned, so nothing later resolves a CUDA build.
 python -m pip install -q -c constraints.txt torch==2.13.0
 python -m pip install -q -c constraints.txt -e ".[render,train,test]"

@@ -45,14 +45,19 @@ class RunReport:
     stats: list[dict[str, Any]] = field(default_factory=list)
 
 
+MAX_SAMPLES = 10**9  # keys are zero-padded to 9 digits (spec.sample_key)
+
+
 def plan_shards(n: int, shard_size: int) -> list[ShardTask]:
     """Indices 0..n-1 in consecutive shards of ``shard_size`` (the last may be shorter)."""
     if n <= 0:
         raise UserError(f"--n must be > 0, got {n}")
+    if n > MAX_SAMPLES:
+        raise UserError(f"--n must be <= {MAX_SAMPLES:,} (sample keys have 9 digits), got {n:,}")
     if shard_size <= 0:
         raise UserError(f"--shard-size must be > 0, got {shard_size}")
     return [
-        ShardTask(shard_id=i, indices=tuple(range(start, min(start + shard_size, n))))
+        ShardTask(shard_id=i, indices=range(start, min(start + shard_size, n)))
         for i, start in enumerate(range(0, n, shard_size))
     ]
 

@@ -51,7 +51,7 @@ class RunSettings:
 @dataclass(frozen=True)
 class ShardTask:
     shard_id: int
-    indices: tuple[int, ...]
+    indices: range  # consecutive global indices; a range, so planning costs no memory per sample
 
 
 @dataclass

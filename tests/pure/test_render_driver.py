@@ -251,3 +251,19 @@ def test_ray_workers_are_recycled_after_recycle_every_samples(tmp_path):
     assert pids[0] == pids[1] and pids[2] == pids[3]  # 4 samples per process...
     assert pids[1] != pids[2]  # ...then a fresh one
     assert all_keys(tmp_path) == [f"{i:09d}" for i in range(8)]
+
+
+def test_absurd_n_is_refused_and_a_large_plan_is_small(capsys):
+    import tracemalloc
+
+    from synthhuman.distributed import plan_shards
+
+    assert main([*BASE, "--out", "unused", "--n", "99999999999999999999", "--workers", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--n must be <=" in err[0]
+    tracemalloc.start()
+    tasks = plan_shards(300_000_000, 1000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(tasks) == 300_000 and list(tasks[-1].indices)[-1] == 299_999_999
+    assert peak < 200e6  # ~80 MB measured; eager tuples of every index needed ~12 GB

@@ -144,8 +144,8 @@ def _check_keys(layer: dict[str, Any], reference: dict[str, Any], prefix: str) -
                             f"{', ...' if len(default) > 4 else ''}), got {value!r}")
         if path in FREE_FORM_KEYS or path.startswith("body.phenotype"):
             continue
-        if isinstance(value, dict) and isinstance(reference[key], dict):
-            _check_keys(value, reference[key], f"{path}.")
+        if isinstance(value, dict) and isinstance(default, dict):
+            _check_keys(value, default, f"{path}.")
 
 
 def _merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:

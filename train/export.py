@@ -11,7 +11,7 @@ foreground ``(1, 1, H, W)`` clipped to [0, 1]. ``dynamic=True`` instead declares
 Depth sign: our trained depth head is "larger = farther" (the loss fixes the sign). The
 release's demo negates single-task depth and not multi-task depth before drawing near as
 bright, so its single-task files are "larger = nearer" and its multi-task files "larger =
-farther". We export the same way (``DEPTH_SIGN``) and record the sign in the metadata, so our
+farther". We export the same way (``depth_sign``) and record the sign in the metadata, so our
 own ONNX backend can undo it.
 """
 

@@ -74,10 +74,11 @@ class OnnxBackend:
         meta = self.session.get_modelmeta().custom_metadata_map
         self.output_tasks = _match_outputs(names, meta.get("tasks", ""), task, path)
         self.tasks = tuple(t for t in TASK_ORDER if t in self.output_tasks)
-        # Release depth = sign * ours (larger = farther): recorded by our export; for a released
-        # DAViD file, single-task depth is "larger = nearer" (its demo negates it), multi-task not.
-        default_sign = -1.0 if self.output_tasks == ["depth"] else 1.0
-        self.depth_sign = float(meta.get("depth_sign", default_sign))
+        from synthhuman.train.export import depth_sign
+
+        # Release depth = sign * ours (larger = farther): recorded by our export; a released DAViD
+        # file without it follows the same per-kind rule (single-task negated, multi-task not).
+        self.depth_sign = float(meta.get("depth_sign", depth_sign(tuple(self.output_tasks))))
         shape = self.session.get_inputs()[0].shape
         self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
         self.fixed_hw = tuple(shape[2:]) if all(isinstance(d, int) for d in shape[2:]) else None

@@ -73,3 +73,34 @@ def read_exr_file(path: str) -> dict[str, np.ndarray]:
             for name, channel in part.channels.items():
                 out[name] = np.array(channel.pixels)
         return out
+
+
+# OpenCV is how most users open EXRs, and `cv2.imread` returns an EXR's colour channels in
+# B, G, R order, reads a lone X/Y/Z-named channel set as one grey channel and a lone Z as
+# zeros. So a 3-vector is stored as B = x, G = y, R = z (cv2 gives x, y, z in channels 0..2,
+# as the DAViD release's viewer expects) and a scalar map as channel Y (cv2's grey).
+VECTOR_CHANNELS = ("B", "G", "R")  # hold x, y, z
+SCALAR_CHANNEL = "Y"
+_LEGACY_VECTOR_CHANNELS = ("X", "Y", "Z")  # shards written by earlier versions (cv2 cannot read them)
+_LEGACY_SCALAR_CHANNEL = "Z"
+
+
+def vector_exr_channels(xyz: np.ndarray) -> dict[str, np.ndarray]:
+    """(H, W, 3) x, y, z -> the named channels :func:`encode_exr` takes (B = x, G = y, R = z)."""
+    return {name: xyz[..., i] for i, name in enumerate(VECTOR_CHANNELS)}
+
+
+def vector_from_exr_channels(channels: dict[str, np.ndarray]) -> np.ndarray:
+    """Named channels -> (H, W, 3) float32 x, y, z; reads B/G/R files and the older X/Y/Z ones."""
+    for names in (VECTOR_CHANNELS, _LEGACY_VECTOR_CHANNELS):
+        if all(name in channels for name in names):
+            return np.stack([channels[name] for name in names], axis=-1).astype(np.float32)
+    raise ValueError(f"expected channels B, G, R (x, y, z), found {', '.join(sorted(channels)) or 'none'}")
+
+
+def scalar_from_exr_channels(channels: dict[str, np.ndarray]) -> np.ndarray:
+    """Named channels -> the (H, W) float32 scalar map in Y (or Z, in shards of earlier versions)."""
+    for name in (SCALAR_CHANNEL, _LEGACY_SCALAR_CHANNEL):
+        if name in channels:
+            return channels[name].astype(np.float32)
+    raise ValueError(f"expected channel {SCALAR_CHANNEL}, found {', '.join(sorted(channels)) or 'none'}")

@@ -51,8 +51,11 @@ def check_sample(sample: RenderedSample) -> list[str]:
 
 
 # Stored formats (DESIGN.md): decode_sample casts to float32, so they are checked on the bytes.
-STORAGE = {"rgb.png": "RGB", "alpha.png": "I;16", "depth.exr": {"Z": "float32"},
-           "normal.exr": {"X": "float16", "Y": "float16", "Z": "float16"}}
+# EXR channels: Y for scalars and B, G, R for x, y, z vectors (codecs.VECTOR_CHANNELS), so cv2
+# reads them; shards of earlier versions (Z, and X, Y, Z) still inspect clean.
+STORAGE = {"rgb.png": "RGB", "alpha.png": "I;16", "depth.exr": {"Y": "float32"},
+           "normal.exr": {"B": "float16", "G": "float16", "R": "float16"}}
+_EARLIER_STORAGE = {"depth.exr": {"Z": "float32"}, "normal.exr": {"X": "float16", "Y": "float16", "Z": "float16"}}
 EXR_PIXEL_TYPES = {0: "uint32", 1: "float16", 2: "float32"}
 
 
@@ -71,7 +74,7 @@ def check_storage(record: dict[str, bytes]) -> list[str]:
             except ValueError as exc:
                 problems.append(f"{name}: {exc}")
                 continue
-            if found != STORAGE[name]:
+            if found not in (STORAGE[name], _EARLIER_STORAGE[name]):
                 problems.append(f"{name} stores channels {found}, expected {STORAGE[name]}")
     return problems
 

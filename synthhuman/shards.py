@@ -24,7 +24,18 @@ from typing import Any
 
 import numpy as np
 
-from synthhuman.codecs import decode_exr, decode_png, dequantise_unit, encode_exr, encode_png, quantise_unit
+from synthhuman.codecs import (
+    SCALAR_CHANNEL,
+    decode_exr,
+    decode_png,
+    dequantise_unit,
+    encode_exr,
+    encode_png,
+    quantise_unit,
+    scalar_from_exr_channels,
+    vector_exr_channels,
+    vector_from_exr_channels,
+)
 from synthhuman.errors import UserError
 from synthhuman.sample import CameraMesh, RenderedSample
 
@@ -52,8 +63,8 @@ def encode_sample(sample: RenderedSample) -> dict[str, bytes]:
         "__key__": sample.key.encode(),
         "rgb.png": encode_png(sample.rgb),
         "alpha.png": encode_png(alpha16),
-        "depth.exr": encode_exr({"Z": sample.depth}, "float32"),
-        "normal.exr": encode_exr({"X": normal[..., 0], "Y": normal[..., 1], "Z": normal[..., 2]}, "float16"),
+        "depth.exr": encode_exr({SCALAR_CHANNEL: sample.depth}, "float32"),
+        "normal.exr": encode_exr(vector_exr_channels(normal), "float16"),
         "json": json.dumps(sample.meta, sort_keys=True).encode(),
     }
     if sample.mesh is not None:
@@ -67,14 +78,13 @@ def decode_sample(record: dict[str, Any]) -> RenderedSample:
     key = _as_text(record.get("__key__", b"?"))
     if missing:
         raise ValueError(f"sample {key} lacks {', '.join(missing)}")
-    normal_channels = decode_exr(record["normal.exr"])
-    normal = np.stack([normal_channels[c] for c in ("X", "Y", "Z")], axis=-1).astype(np.float32)
+    normal = vector_from_exr_channels(decode_exr(record["normal.exr"]))
     mesh = decode_mesh_ply(record["mesh.ply"]) if "mesh.ply" in record else None
     return RenderedSample(
         key=key,
         rgb=decode_png(record["rgb.png"]),
         alpha=dequantise_unit(decode_png(record["alpha.png"])),
-        depth=decode_exr(record["depth.exr"])["Z"].astype(np.float32),
+        depth=scalar_from_exr_channels(decode_exr(record["depth.exr"])),
         normal=normal,
         meta=json.loads(record["json"]),
         mesh=mesh,

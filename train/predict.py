@@ -18,7 +18,7 @@ from PIL import Image
 from synthhuman.train import applications as app
 from synthhuman.train.image_input import read_image
 
-from synthhuman.codecs import encode_exr, encode_png, quantise_unit
+from synthhuman.codecs import encode_exr, encode_png, quantise_unit, vector_exr_channels
 from synthhuman.errors import UserError
 
 TASK_ORDER = ("depth", "normals", "alpha")
@@ -241,7 +241,7 @@ def write_outputs(
             put("composite.png", encode_png(app.to_uint8(app.replace_background(image, alpha, bg))))
     if "normals" in maps:
         n = maps["normals"]
-        put("normal.exr", encode_exr({"X": n[..., 0], "Y": n[..., 1], "Z": n[..., 2]}, "float32"))
+        put("normal.exr", encode_exr(vector_exr_channels(n), "float32"))
         put("normal.png", encode_png(app.normals_png(n, mask)))
         relit = app.relight(image, n, np.asarray(opts.light_dir), opts.ambient, alpha)
         put("relit.png", encode_png(app.to_uint8(relit)))

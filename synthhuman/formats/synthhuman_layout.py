@@ -10,7 +10,9 @@ One flat folder; per sample, with a 7-digit index ``i``:
                             as float32 and adds channel ``Z`` = metres (float32), because
                             m -> cm -> m is not exactly invertible in float32 (1 ulp, ~15%
                             of values); the reader prefers ``Z`` when present.
-``normal_{i}.exr``          XYZ in channels R, G, B; float16 (float32 with ``lossless``)
+``normal_{i}.exr``          x, y, z in channels B, G, R (``cv2.imread`` returns them as
+                            channels 0, 1, 2, as the release's viewer reads them); float16
+                            (float32 with ``lossless``)
 ``cam_{i}.txt``             3x3 intrinsics K in pixels (``np.loadtxt``); no extrinsics
 ==========================  ==============================================================
 
@@ -39,7 +41,16 @@ from pathlib import Path
 
 import numpy as np
 
-from synthhuman.codecs import decode_exr, decode_png, dequantise_unit, encode_exr, encode_png, quantise_unit
+from synthhuman.codecs import (
+    decode_exr,
+    decode_png,
+    dequantise_unit,
+    encode_exr,
+    encode_png,
+    quantise_unit,
+    vector_exr_channels,
+    vector_from_exr_channels,
+)
 from synthhuman.errors import UserError
 from synthhuman.sample import RenderedSample
 from synthhuman.spec import sample_key
@@ -94,7 +105,7 @@ def write_layout_sample(folder: Path | str, index: int, sample: RenderedSample, 
     paths["rgb"].write_bytes(encode_png(sample.rgb))
     paths["alpha"].write_bytes(encode_png(alpha_png))
     paths["depth"].write_bytes(encode_exr(depth_channels, float_type))
-    paths["normal"].write_bytes(encode_exr({"R": normal[..., 0], "G": normal[..., 1], "B": normal[..., 2]}, float_type))
+    paths["normal"].write_bytes(encode_exr(vector_exr_channels(normal), float_type))
     np.savetxt(paths["cam"], np.asarray(sample.meta.get("K", np.eye(3)), dtype=np.float64), fmt="%.17g")
 
 
@@ -118,9 +129,7 @@ def read_layout_sample(folder: Path | str, index: int, framing: str = "unknown")
         rgb = decode_png(paths["rgb"].read_bytes())
         alpha_raw = decode_png(paths["alpha"].read_bytes())
         depth = _read_depth(paths["depth"])
-        channels = decode_exr(paths["normal"].read_bytes())
-        names = ("R", "G", "B") if "R" in channels else ("X", "Y", "Z")  # the release: XYZ stored in RGB
-        normal = np.stack([channels[c] for c in names], axis=-1).astype(np.float32)
+        normal = vector_from_exr_channels(decode_exr(paths["normal"].read_bytes()))
         K = np.loadtxt(paths["cam"], dtype=np.float64).reshape(3, 3)
     except (OSError, KeyError, ValueError) as exc:
         raise UserError(f"cannot read SynthHuman sample {index:07d} in {folder}: {exc}") from None

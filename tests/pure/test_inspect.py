@@ -178,11 +178,11 @@ def test_stored_formats_are_checked_on_the_bytes() -> None:
     """decode_sample casts everything to float32, so a half-precision depth would go unseen there."""
     record = encode_sample(make_sample(0))
     assert check_storage(record) == []
-    record["depth.exr"] = encode_exr({"Z": make_sample(0).depth}, "float16")
+    record["depth.exr"] = encode_exr({"Y": make_sample(0).depth}, "float16")
     record["alpha.png"] = encode_png((make_sample(0).alpha * 255).astype(np.uint8))
     assert check_storage(record) == [
         "alpha.png is stored as PNG mode L, expected I;16",
-        "depth.exr stores channels {'Z': 'float16'}, expected {'Z': 'float32'}"]
+        "depth.exr stores channels {'Y': 'float16'}, expected {'Y': 'float32'}"]
 
 
 def test_fractional_alpha_with_zero_depth_is_accepted_but_not_full_alpha() -> None:

@@ -217,7 +217,7 @@ def test_predict_writes_maps_and_applications(files: dict[str, Path], tmp_path: 
         rgb = np.asarray(Image.open(files[stem]).convert("RGB"), dtype=np.float64) / 255
         alpha = decode_png((out / f"{stem}_alpha.png").read_bytes()).astype(np.float64) / 65535
         exr = read_exr_file(str(out / f"{stem}_normal.exr"))
-        normals = np.stack([exr["X"], exr["Y"], exr["Z"]], axis=-1).astype(np.float64)
+        normals = np.stack([exr["B"], exr["G"], exr["R"]], axis=-1).astype(np.float64)  # x, y, z
         assert (
             alpha.shape == (h, w)
             and normals.shape == (h, w, 3)

@@ -15,44 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import yaml
-
+from synthhuman.config_checks import check_flag, check_int_pair, check_number, check_numbers, check_range
+from synthhuman.distributions import DIST_KINDS, Dist, parse_dist
 from synthhuman.errors import UserError
+from synthhuman.pose_sampling import validate_pose_config
 from synthhuman.resources import package_data_dir
 from synthhuman.spec import FRAMINGS, TRANSPARENT_GT_MODES
+from synthhuman.yaml_io import read_yaml_mapping
 
 CONFIG_DIR = package_data_dir("configs")
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 POSE_CONFIG = CONFIG_DIR / "pose.yaml"
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions", "cupsize", "firmness")
 FREE_FORM_KEYS = ("pose",)
-DIST_KINDS = {"uniform", "normal", "mixture"}  # validated by their own module, not against the default's keys
-
-
-@dataclass(frozen=True)
-class Dist:
-    """A scalar distribution: ``uniform [lo, hi]``, ``normal [mean, std]`` truncated to
-    ``bounds``, or a ``mixture`` of weighted uniform ranges."""
-
-    kind: str
-    params: tuple
-    bounds: tuple[float, float]
-
-    def sample(self, rng: np.random.Generator) -> float:
-        lo, hi = self.bounds
-        if self.kind == "uniform":
-            return float(rng.uniform(*self.params))
-        if self.kind == "normal":
-            mean, std = self.params
-            for _ in range(100):  # rejection sampling keeps the shape inside the bounds
-                value = rng.normal(mean, std)
-                if lo <= value <= hi:
-                    return float(value)
-            return float(np.clip(mean, lo, hi))
-        weights = np.array([w for w, _ in self.params], dtype=float)
-        component = rng.choice(len(self.params), p=weights / weights.sum())
-        return float(rng.uniform(*self.params[component][1]))
 
 
 @dataclass(frozen=True)
@@ -115,22 +90,6 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
     return parse_config(merged)
 
 
-def read_yaml_mapping(path: Path, what: str = "config file") -> dict[str, Any]:
-    """A YAML file holding a mapping; a missing file, bad YAML or a non-mapping is one line."""
-    path = Path(path)
-    if path.is_dir():
-        raise UserError(f"{what} {path} is a directory; give a YAML file")
-    if not path.is_file():
-        raise UserError(f"{what} not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"{what} {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{what} {path} must hold a mapping at the top level")
-    return data
-
-
 def _check_keys(layer: dict[str, Any], reference: dict[str, Any], prefix: str) -> None:
     for key, value in layer.items():
         path = f"{prefix}{key}"
@@ -162,18 +121,18 @@ def _merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
 def parse_config(raw: dict[str, Any]) -> SamplingConfig:
     """Validate the merged tree and build the dataclasses (errors name the key)."""
     render = raw["render"]
-    width, height = _int_pair(render["resolution"], "render.resolution", 16, 16384)
+    width, height = check_int_pair(render["resolution"], "render.resolution", 16, 16384)
     if render["transparent_gt"] not in TRANSPARENT_GT_MODES:
         raise UserError(f"config key render.transparent_gt must be one of {TRANSPARENT_GT_MODES}")
-    framing = {name: _number(raw["framing"].get(name, 0.0), f"framing.{name}", 0.0, 1e6) for name in FRAMINGS}
+    framing = {name: check_number(raw["framing"].get(name, 0.0), f"framing.{name}", 0.0, 1e6) for name in FRAMINGS}
     if sum(framing.values()) <= 0:
         raise UserError("config key framing: at least one framing weight must be > 0")
     _validate_pose(raw.get("pose", {}))
     return SamplingConfig(
         width_px=width,
         height_px=height,
-        samples=int(_number(render["samples"], "render.samples", 1, 1 << 16)),
-        denoise=_flag(render["denoise"], "render.denoise"),
+        samples=int(check_number(render["samples"], "render.samples", 1, 1 << 16)),
+        denoise=check_flag(render["denoise"], "render.denoise"),
         transparent_gt=render["transparent_gt"],
         framing_weights=framing,
         camera=_parse_camera(raw["camera"]),
@@ -185,12 +144,10 @@ def parse_config(raw: dict[str, Any]) -> SamplingConfig:
 
 
 def _validate_pose(pose: dict[str, Any]) -> None:
-    from synthhuman.pose_sampling import validate_pose_config
-
     try:
         validate_pose_config(pose)
-    except ValueError as exc:
-        raise UserError(f"config key pose: {exc}") from None
+    except ValueError as exc:  # its message starts with the key path, e.g. pose.bones.head.x
+        raise UserError(f"config key {exc}") from None
 
 
 def _parse_camera(cam: dict[str, Any]) -> CameraConfig:
@@ -199,15 +156,15 @@ def _parse_camera(cam: dict[str, Any]) -> CameraConfig:
         missing = set(FRAMINGS) - set(cam[key])
         if missing:
             raise UserError(f"config key camera.{key} lacks framing(s): {', '.join(sorted(missing))}")
-        per_framing[key] = {f: _range(cam[key][f], f"camera.{key}.{f}", lo, hi) for f in FRAMINGS}
+        per_framing[key] = {f: check_range(cam[key][f], f"camera.{key}.{f}", lo, hi) for f in FRAMINGS}
     return CameraConfig(
         focal_mm=per_framing["focal_mm"],
         fill=per_framing["fill"],
-        azimuth_deg=_range(cam["azimuth_deg"], "camera.azimuth_deg", -180, 180),
-        back_view_probability=_number(cam["back_view_probability"], "camera.back_view_probability", 0, 1),
-        elevation_deg=_range(cam["elevation_deg"], "camera.elevation_deg", -80, 80),
-        roll_deg=_range(cam["roll_deg"], "camera.roll_deg", -90, 90),
-        offset=_range(cam["offset"], "camera.offset", -1, 1),
+        azimuth_deg=check_range(cam["azimuth_deg"], "camera.azimuth_deg", -180, 180),
+        back_view_probability=check_number(cam["back_view_probability"], "camera.back_view_probability", 0, 1),
+        elevation_deg=check_range(cam["elevation_deg"], "camera.elevation_deg", -80, 80),
+        roll_deg=check_range(cam["roll_deg"], "camera.roll_deg", -90, 90),
+        offset=check_range(cam["offset"], "camera.offset", -1, 1),
     )
 
 
@@ -222,19 +179,19 @@ def _parse_body(body: dict[str, Any]) -> BodyConfig:
     names = tuple(str(n) for n in local["names"])
     if local["count"][0] > local["count"][1]:
         raise UserError(f"config key body.local_changes.count must be [low, high] with low <= high, got {local['count']}")
-    colors = tuple(tuple(_range_any(c, f"body.eye_colors[{i}]", 3, 0, 1)) for i, c in enumerate(body["eye_colors"]))
+    colors = tuple(tuple(check_numbers(c, f"body.eye_colors[{i}]", 3, 0, 1)) for i, c in enumerate(body["eye_colors"]))
     if not colors:
         raise UserError("config key body.eye_colors must list at least one colour")
     skin_bounds = {"melanin": (0, 1), "hemoglobin": (0, 1), "roughness": (0, 1), "subsurface_scale_m": (0, 0.1)}
     return BodyConfig(
         phenotype=phenotype,
-        ancestry_concentration=_number(body["ancestry_concentration"], "body.ancestry_concentration", 1e-3, 1e3),
-        local_change_count=_int_pair(local["count"], "body.local_changes.count", 0, max(len(names), 0)),
-        local_change_std=_number(local["std"], "body.local_changes.std", 0, 1),
+        ancestry_concentration=check_number(body["ancestry_concentration"], "body.ancestry_concentration", 1e-3, 1e3),
+        local_change_count=check_int_pair(local["count"], "body.local_changes.count", 0, max(len(names), 0)),
+        local_change_std=check_number(local["std"], "body.local_changes.std", 0, 1),
         local_change_names=names,
         skin={k: parse_dist(body["skin"][k], f"body.skin.{k}", b) for k, b in skin_bounds.items()},
         eye_colors=colors,  # type: ignore[arg-type]
-        eye_color_jitter=_number(body["eye_color_jitter"], "body.eye_color_jitter", 0, 1),
+        eye_color_jitter=check_number(body["eye_color_jitter"], "body.eye_color_jitter", 0, 1),
     )
 
 
@@ -246,60 +203,6 @@ def _parse_lighting(light: dict[str, Any]) -> LightingConfig:
         hdris = tuple(hdris)
     return LightingConfig(
         hdris=hdris,
-        rotation_deg=_range(light["rotation_deg"], "lighting.rotation_deg", -720, 720),
-        exposure_ev=_range(light["exposure_ev"], "lighting.exposure_ev", -10, 10),
+        rotation_deg=check_range(light["rotation_deg"], "lighting.rotation_deg", -720, 720),
+        exposure_ev=check_range(light["exposure_ev"], "lighting.exposure_ev", -10, 10),
     )
-
-
-def parse_dist(spec: Any, key: str, bounds: tuple[float, float]) -> Dist:
-    if not isinstance(spec, dict) or len(spec) != 1:
-        raise UserError(f"config key {key} must be one of {{uniform: [lo, hi]}}, {{normal: [mean, std]}}, {{mixture: ...}}")
-    (kind, params), = spec.items()
-    if kind == "uniform":
-        return Dist("uniform", _range(params, key, *bounds), bounds)
-    if kind == "normal":
-        mean, std = _range_any(params, key, 2, -1e9, 1e9)
-        if std <= 0:
-            raise UserError(f"config key {key}: normal std must be > 0, got {std}")
-        return Dist("normal", (mean, std), bounds)
-    if kind == "mixture":
-        try:
-            components = tuple((float(w), _range(r, key, *bounds)) for w, r in params)
-        except (TypeError, ValueError):
-            raise UserError(f"config key {key}: mixture must be a list of [weight, [lo, hi]]") from None
-        if not components or any(w < 0 for w, _ in components) or sum(w for w, _ in components) <= 0:
-            raise UserError(f"config key {key}: mixture weights must be >= 0 and not all 0")
-        return Dist("mixture", components, bounds)
-    raise UserError(f"config key {key}: unknown distribution {kind!r} (uniform, normal or mixture)")
-
-
-def _flag(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise UserError(f"config key {key} must be true or false, got {value!r}")
-    return value
-
-
-def _number(value: Any, key: str, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise UserError(f"config key {key} must be a number in [{lo}, {hi}], got {value!r}")
-    return float(value)
-
-
-def _range_any(value: Any, key: str, length: int, lo: float, hi: float) -> tuple[float, ...]:
-    if not isinstance(value, (list, tuple)) or len(value) != length:
-        raise UserError(f"config key {key} must be a list of {length} numbers, got {value!r}")
-    return tuple(_number(v, key, lo, hi) for v in value)
-
-
-def _range(value: Any, key: str, lo: float, hi: float) -> tuple[float, float]:
-    low, high = _range_any(value, key, 2, lo, hi)
-    if low > high:
-        raise UserError(f"config key {key} must be [low, high] with low <= high, got {list(value)}")
-    return low, high
-
-
-def _int_pair(value: Any, key: str, lo: int, hi: int) -> tuple[int, int]:
-    pair = _range_any(value, key, 2, lo, hi)
-    if any(int(v) != v for v in pair):
-        raise UserError(f"config key {key} must hold whole numbers, got {value!r}")
-    return int(pair[0]), int(pair[1])

@@ -31,8 +31,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from synthhuman.dataset_stats import DatasetStats, is_number, matrix
 from synthhuman.errors import UserError
-from synthhuman.report import DatasetStats, is_number, matrix
 from synthhuman.sample import RenderedSample
 from synthhuman.shards import ShardIndex, decode_sample, index_path, iter_records, list_shards, read_index
 from synthhuman.spec import SceneSpec, sample_key

@@ -8,22 +8,31 @@ face gets a few random ARKit units plus common expressions (blink, jaw open, smi
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from synthhuman.anny_rig import BONES, FACE_UNITS
 from synthhuman.spec import PoseSpec
+from synthhuman.yaml_io import read_yaml_mapping
 
 SIDES = (".L", ".R")
 _AXES = ("x", "y", "z")
 _PHALANGES = ("-1", "-2", "-3")
+POSE_KEYS = ("base_pose", "walk_frames", "root_yaw_deg", "bones", "fingers", "face")
+FINGER_KEYS = ("bones", "axis", "curl_deg", "thumb_curl_deg", "p")
+FACE_KEYS = ("units", "n_active", "weight", "blink_p", "blink_weight", "jaw_open_p", "jaw_open_weight",
+             "smile_p", "smile_weight")
+# What a `bones:` key may name: an Anny bone, or `stem.*` for a bone that has .L and .R sides.
+_BONE_KEYS = (*BONES, *sorted({b[:-2] + ".*" for b in BONES if b.endswith(SIDES)}))
+_FINGERS = tuple(sorted({b.split("-")[0] for b in BONES if b.startswith("finger")}))
 
 
 def load_pose_config(path: str | Path) -> dict[str, Any]:
     """Read and validate a pose YAML (the file's top level is the pose section)."""
-    from synthhuman.config import read_yaml_mapping  # config validates poses with this module
-
     cfg = read_yaml_mapping(Path(path), "pose config")
     validate_pose_config(cfg)
     return cfg
@@ -44,10 +53,26 @@ def _probability(cfg: dict, key: str, where: str, default: float | None = None) 
         raise ValueError(f"{where}.{key}: expected a probability in [0, 1], got {value!r}")
 
 
+def _known(keys: Iterable[Any], known: tuple[str, ...], where: str, what: str = "unknown key") -> None:
+    """Raise ValueError for the first of `keys` not in `known`, with a did-you-mean hint.
+
+    Mapping keys are named as a path (``pose.bones.knee.*``); list items (a list given
+    as `keys`) as a value of the list's path (``pose.face.units: ... 'smile'``).
+    """
+    for key in keys:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            if isinstance(keys, list):
+                raise ValueError(f"{where}: {what} {key!r}{hint}")
+            raise ValueError(f"{where}.{key}: {what}{hint}")
+
+
 def validate_pose_config(cfg: dict[str, Any], where: str = "pose") -> None:
-    """Raise ValueError naming the offending key path; pure (no Anny needed)."""
+    """Raise ValueError naming the offending key path; pure (Anny's names come from anny_rig)."""
     if not isinstance(cfg, dict):
         raise ValueError(f"{where}: expected a mapping, got {type(cfg).__name__}")
+    _known(cfg, POSE_KEYS, where)
     for key in ("base_pose", "walk_frames", "root_yaw_deg", "bones", "fingers", "face"):
         if key not in cfg:
             raise ValueError(f"{where}.{key}: missing")
@@ -63,6 +88,7 @@ def validate_pose_config(cfg: dict[str, Any], where: str = "pose") -> None:
     _range(cfg, "root_yaw_deg", where)
     if not isinstance(cfg["bones"], dict):
         raise ValueError(f"{where}.bones: expected a mapping bone -> {{x, y, z, p}}")
+    _known(cfg["bones"], _BONE_KEYS, f"{where}.bones", "unknown Anny bone")
     for bone, limits in cfg["bones"].items():
         _validate_bone(limits, f"{where}.bones.{bone}")
     _validate_fingers(cfg["fingers"], f"{where}.fingers")
@@ -81,8 +107,10 @@ def _validate_bone(limits: Any, where: str) -> None:
 def _validate_fingers(cfg: Any, where: str) -> None:
     if not isinstance(cfg, dict):
         raise ValueError(f"{where}: expected a mapping")
+    _known(cfg, FINGER_KEYS, where)
     if not isinstance(cfg.get("bones"), list) or not cfg["bones"]:
         raise ValueError(f"{where}.bones: expected a list of finger names")
+    _known(cfg["bones"], _FINGERS, f"{where}.bones", "unknown Anny finger")
     if cfg.get("axis") not in _AXES:
         raise ValueError(f"{where}.axis: expected one of x, y, z, got {cfg.get('axis')!r}")
     _range(cfg, "curl_deg", where)
@@ -93,8 +121,10 @@ def _validate_fingers(cfg: Any, where: str) -> None:
 def _validate_face(cfg: Any, where: str) -> None:
     if not isinstance(cfg, dict):
         raise ValueError(f"{where}: expected a mapping")
+    _known(cfg, FACE_KEYS, where)
     if not isinstance(cfg.get("units"), list) or not all(isinstance(u, str) for u in cfg["units"]):
         raise ValueError(f"{where}.units: expected a list of face unit names")
+    _known(cfg["units"], FACE_UNITS, f"{where}.units", "unknown Anny face unit")
     _range(cfg, "n_active", where, 0, len(cfg["units"]))
     for key in ("weight", "blink_weight", "jaw_open_weight", "smile_weight"):
         _range(cfg, key, where, 0.0, 1.0)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synthhuman.config import read_yaml_mapping
 from synthhuman.errors import UserError
+from synthhuman.yaml_io import read_yaml_mapping
 
 TASK_CHOICES = ("depth", "normals", "alpha", "multi")
 MODEL_CHOICES = ("base", "large", "small")

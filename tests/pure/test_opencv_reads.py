@@ -14,15 +14,14 @@ from pathlib import Path
 
 os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # cv2 reads EXR only with this set
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from synthhuman.codecs import encode_exr  # noqa: E402
-from synthhuman.formats.synthhuman_layout import read_layout_sample, write_layout_sample  # noqa: E402
-from synthhuman.inspect import check_storage  # noqa: E402
-from synthhuman.shards import decode_sample, encode_sample  # noqa: E402
-
-from tests.pure.test_synthhuman_layout import analytic_person  # noqa: E402
+from synthhuman.codecs import encode_exr
+from synthhuman.formats.synthhuman_layout import read_layout_sample, write_layout_sample
+from synthhuman.inspect import check_storage
+from synthhuman.shards import decode_sample, encode_sample
+from tests.pure.test_synthhuman_layout import analytic_person
 
 
 def cv2_read(path: Path) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +67,17 @@ def test_knees_only_flex_and_elbows_only_flex(cfg):
     (("base_pose",), {"rest": 0.5, "walk": 0.6}, "pose.base_pose"),
     (("bones", "head", "x"), [10, -10], "pose.bones.head.x"),
     (("bones", "head"), {"q": [0, 1]}, "pose.bones.head"),
-    (("bones", "knee.*", "p"), 1.5, "pose.bones.knee.*.p"),
+    (("bones", "lowerleg01.*", "p"), 1.5, "pose.bones.lowerleg01.*.p"),
     (("face", "weight"), [0.2, 1.5], "pose.face.weight"),
     (("fingers", "axis"), "w", "pose.fingers.axis"),
     (("walk_frames",), 0, "pose.walk_frames"),
+    (("nonsense_key",), 3, "pose.nonsense_key: unknown key"),
+    (("bones", "upperarm1.*"), {"x": [0, 10]}, "pose.bones.upperarm1.*: unknown Anny bone (did you mean 'upperarm01.*'?)"),
+    (("bones", "head", "w"), [0, 1], "pose.bones.head"),
+    (("fingers", "bones"), ["finger2", "finger6"], "pose.fingers.bones: unknown Anny finger 'finger6'"),
+    (("fingers", "curl"), [0, 1], "pose.fingers.curl: unknown key (did you mean 'curl_deg'?)"),
+    (("face", "units"), ["jawOpen", "smile"], "pose.face.units: unknown Anny face unit 'smile'"),
+    (("face", "blink"), 0.1, "pose.face.blink: unknown key"),
 ])
 def test_validation_names_the_key(cfg, path, value, fragment):
     bad = copy.deepcopy(cfg)
@@ -77,7 +85,7 @@ def test_validation_names_the_key(cfg, path, value, fragment):
     for key in path[:-1]:
         node = node.setdefault(key, {"x": [0, 1]})
     node[path[-1]] = value
-    with pytest.raises(ValueError, match=fragment.replace(".", r"\.").replace("*", r"\*")):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
         validate_pose_config(bad)
 
 
@@ -85,3 +93,14 @@ def test_missing_section(cfg):
     bad = {k: v for k, v in cfg.items() if k != "face"}
     with pytest.raises(ValueError, match=r"pose\.face: missing"):
         validate_pose_config(bad)
+
+
+def test_a_typo_in_a_pose_override_fails_at_load_in_one_line():
+    from synthhuman.config import load_config
+    from synthhuman.errors import UserError
+
+    with pytest.raises(UserError) as err:
+        load_config(overrides={"pose": {"bones": {"uperarm01.*": {"x": [0, 10]}}}})
+    assert str(err.value) == "config key pose.bones.uperarm01.*: unknown Anny bone (did you mean 'upperarm01.*'?)"
+    with pytest.raises(UserError, match=r"^config key pose\.nonsense_key: unknown key$"):
+        load_config(overrides={"pose": {"nonsense_key": 3}})

@@ -1,0 +1,99 @@
+"""What a dataset's samples vary over (framing, HDRI, phenotype, camera, timings), folded one sample at a time.
+
+`inspect` accumulates it per shard (in worker processes, then merged) and `report` draws it;
+it lives apart from both so neither imports the other for it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from synthhuman.sample import RenderedSample
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def matrix(value: Any, shape: tuple[int, int]) -> np.ndarray | None:
+    """``value`` as a finite float matrix of ``shape``, or None."""
+    try:
+        m = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return m if m.shape == shape and np.isfinite(m).all() else None
+
+
+
+@dataclass
+class DatasetStats:
+    """What the samples vary over, accumulated one sample at a time (lists of scalars)."""
+
+    samples: int = 0
+    framing: Counter = field(default_factory=Counter)
+    hdri: Counter = field(default_factory=Counter)
+    phenotype: dict[str, list[float]] = field(default_factory=dict)  # name -> values in [0, 1]
+    melanin: list[float] = field(default_factory=list)
+    focal_mm: list[float] = field(default_factory=list)
+    focal_px: list[float] = field(default_factory=list)
+    coverage: list[float] = field(default_factory=list)  # mean alpha: fraction of the image covered
+    timing_sums: dict[str, float] = field(default_factory=dict)
+    timing_counts: dict[str, int] = field(default_factory=dict)
+    sizes: Counter = field(default_factory=Counter)  # "WxH" -> count
+
+    def add(self, sample: RenderedSample) -> None:
+        """Fold one sample in; fields a broken json lacks are skipped (the checks report them)."""
+        self.samples += 1
+        self.sizes[f"{sample.width}x{sample.height}"] += 1
+        self.coverage.append(float(np.nanmean(sample.alpha)))
+        meta = sample.meta
+        spec = meta.get("spec") if isinstance(meta.get("spec"), dict) else {}
+        self.framing[_get(spec, "camera", "framing") or "?"] += 1
+        self.hdri[_get(spec, "lighting", "hdri_id") or "?"] += 1
+        _append(self.focal_mm, _get(spec, "camera", "focal_mm"))
+        _append(self.melanin, _get(spec, "body", "skin", "melanin"))
+        for pair in _get(spec, "body", "phenotype") or []:
+            if isinstance(pair, (list, tuple)) and len(pair) == 2:
+                _append(self.phenotype.setdefault(str(pair[0]), []), pair[1])
+        K = matrix(meta.get("K"), (3, 3))
+        if K is not None:
+            self.focal_px.append(float(K[0, 0]))
+        timings = meta.get("timings")
+        for stage, seconds in (timings.items() if isinstance(timings, dict) else []):
+            if is_number(seconds):
+                self.timing_sums[stage] = self.timing_sums.get(stage, 0.0) + float(seconds)
+                self.timing_counts[stage] = self.timing_counts.get(stage, 0) + 1
+
+    def merge(self, other: DatasetStats) -> None:
+        """Fold in another accumulator (one shard's, from a worker process)."""
+        self.samples += other.samples
+        for name in ("framing", "hdri", "sizes"):
+            getattr(self, name).update(getattr(other, name))
+        for name in ("melanin", "focal_mm", "focal_px", "coverage"):
+            getattr(self, name).extend(getattr(other, name))
+        for name, values in other.phenotype.items():
+            self.phenotype.setdefault(name, []).extend(values)
+        for stage, total in other.timing_sums.items():
+            self.timing_sums[stage] = self.timing_sums.get(stage, 0.0) + total
+            self.timing_counts[stage] = self.timing_counts.get(stage, 0) + other.timing_counts[stage]
+
+    def timing_means(self) -> dict[str, float]:
+        return {stage: total / self.timing_counts[stage] for stage, total in sorted(self.timing_sums.items())}
+
+
+def _get(data: Any, *path: str) -> Any:
+    for name in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(name)
+    return data
+
+
+def _append(values: list[float], value: Any) -> None:
+    if is_number(value):
+        values.append(float(value))

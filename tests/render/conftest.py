@@ -50,15 +50,18 @@ def renderer():
 def raycast_reference(sample) -> tuple:
     """Independent GT: embree ray cast of the exported camera-space mesh through pixel centres.
 
-    Returns (depth (H, W), normals (H, W, 3), hit mask (H, W)); normals are the barycentric
-    interpolation of the exported smooth vertex normals, renormalised, facing the ray.
+    Returns (depth (H, W), normals (H, W, 3), hit mask (H, W)). The normals come from the
+    camera-space triangles alone (`geometric_vertex_normals`), never from the exported vertex
+    normals: those pass through the same world -> camera rotation as the rendered normal pass,
+    so a mirrored or swapped camera frame would agree with itself (it once did).
     """
     import numpy as np
     import trimesh
 
     from synthhuman.geometry import pixel_rays
 
-    mesh = trimesh.Trimesh(sample.mesh.vertices.astype(np.float64), sample.mesh.faces, process=False)
+    vertices = sample.mesh.vertices.astype(np.float64)
+    mesh = trimesh.Trimesh(vertices, sample.mesh.faces, process=False)
     h, w = sample.alpha.shape
     dirs = pixel_rays(sample.K, w, h).reshape(-1, 3)
     origins = np.zeros_like(dirs)
@@ -66,7 +69,7 @@ def raycast_reference(sample) -> tuple:
     depth = np.zeros(h * w)
     depth[ray] = -loc[:, 2]
     bary = trimesh.triangles.points_to_barycentric(mesh.triangles[tri], loc)
-    vn = sample.mesh.vertex_normals.astype(np.float64)[sample.mesh.faces[tri]]
+    vn = geometric_vertex_normals(vertices, sample.mesh.faces)[sample.mesh.faces[tri]]
     n = (bary[:, :, None] * vn).sum(axis=1)
     n /= np.linalg.norm(n, axis=1, keepdims=True)
     normals = np.zeros((h * w, 3))
@@ -74,6 +77,28 @@ def raycast_reference(sample) -> tuple:
     hit = np.zeros(h * w, bool)
     hit[ray] = True
     return depth.reshape(h, w), normals.reshape(h, w, 3), hit.reshape(h, w)
+
+
+def geometric_vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Smooth normals from first principles: area-weighted sum of the triangles' cross products.
+
+    (v1 - v0) x (v2 - v0) with Anny's counter-clockwise winding points out of the body, so no
+    orientation is taken from the camera either; a flipped z shows as well as a mirrored x.
+    """
+    v0, v1, v2 = (vertices[faces[:, i]] for i in range(3))
+    face_n = np.cross(v1 - v0, v2 - v0)  # length = 2 x area: the sum is area weighted
+    out = np.zeros_like(vertices)
+    for i in range(3):
+        np.add.at(out, faces[:, i], face_n)
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-20)
+
+
+def normal_errors_deg(sample) -> np.ndarray:
+    """Angles between the rendered normals and the first-principles reference, interior pixels."""
+    _, normals, hit = raycast_reference(sample)
+    mask = interior_mask(sample, hit)
+    cos = np.clip((sample.normal * normals).sum(-1)[mask], -1.0, 1.0)
+    return np.degrees(np.arccos(cos))
 
 
 def interior_mask(sample, hit) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import interior_mask, raycast_reference
+from conftest import interior_mask, make_spec, normal_errors_deg, raycast_reference
 
 pytestmark = pytest.mark.render
 
@@ -22,13 +22,28 @@ def test_depth_matches_raycast(rendered, framing):
 
 @pytest.mark.parametrize("framing", ["face", "upper", "full"])
 def test_normals_match_raycast(rendered, framing):
-    sample = rendered[framing]
-    _, normals, hit = raycast_reference(sample)
-    mask = interior_mask(sample, hit)
-    cos = np.clip((sample.normal * normals).sum(-1)[mask], -1.0, 1.0)
-    angle = np.degrees(np.arccos(cos))
+    angle = normal_errors_deg(rendered[framing])
+    assert angle.size > 200
     assert np.median(angle) < 2.0, f"median normal error {np.median(angle):.2f} deg"
     assert np.percentile(angle, 90) < 8.0
+
+
+@pytest.mark.parametrize("defect", ["mirrored_x", "swapped_y_z"])
+def test_normal_check_catches_a_wrong_camera_frame(renderer, monkeypatch, defect):
+    """Plant the defect the check exists for: a wrong world -> camera rotation of normals.
+
+    The rotation is shared by the normal pass and the exported mesh's vertex normals, so only
+    a reference built from the triangles' geometry (not from those normals) can see it.
+    """
+    from synthhuman import geometry
+
+    correct = geometry.world_to_camera_normals
+    planted = {"mirrored_x": lambda n: n * np.array([-1.0, 1.0, 1.0]),
+               "swapped_y_z": lambda n: n[..., [0, 2, 1]]}[defect]
+    monkeypatch.setattr(geometry, "world_to_camera_normals", lambda n, m: planted(correct(n, m)))
+    sample = renderer.render_sample(make_spec("upper"), export_mesh=True)
+    angle = normal_errors_deg(sample)
+    assert np.median(angle) > 10.0, f"a {defect} camera frame passed the normal check"
 
 
 @pytest.mark.parametrize("framing", ["face", "upper", "full"])

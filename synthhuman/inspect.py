@@ -40,6 +40,9 @@ from synthhuman.spec import SceneSpec, sample_key
 UNIT_NORMAL_TOL = 1e-2  # float16 storage: |n| of a stored unit normal is within ~1e-3 of 1
 ORTHONORMAL_TOL = 1e-4  # cam_to_world rotation: max |R^T R - I|
 REQUIRED_META = ("spec", "K", "cam_to_world", "timings")
+# A sample whose source cannot know some required fields (a converted SynthHuman folder has no
+# SceneSpec, camera pose or timings) lists them here; they are then not reported as missing.
+UNKNOWN_FIELDS = "unknown_fields"
 
 
 def check_sample(sample: RenderedSample) -> list[str]:
@@ -148,8 +151,11 @@ def check_pixels(sample: RenderedSample) -> list[str]:
 
 def check_meta(meta: dict[str, Any], key: str, height: int, width: int) -> list[str]:
     """The sample's json: required fields, a parseable spec of this very sample, sane cameras."""
-    problems = [f"json lacks {name!r}" for name in REQUIRED_META if name not in meta]
-    if "spec" in meta:
+    unknown = meta.get(UNKNOWN_FIELDS, [])
+    if not isinstance(unknown, list) or not set(unknown) <= set(REQUIRED_META) - {"K"}:
+        return [f"json {UNKNOWN_FIELDS!r} must list fields among spec, cam_to_world, timings, got {unknown!r}"]
+    problems = [f"json lacks {name!r}" for name in REQUIRED_META if name not in meta and name not in unknown]
+    if meta.get("spec") is not None or ("spec" in meta and "spec" not in unknown):
         problems += _check_spec(meta["spec"], key, height, width)
     if "K" in meta:
         problems += _check_intrinsics(meta["K"], height, width)

@@ -139,7 +139,9 @@ def read_layout_sample(folder: Path | str, index: int, framing: str = "unknown")
     if alpha.ndim == 3:
         alpha = alpha[..., 0]
     normal = np.where(np.isfinite(normal) & (depth > 0)[..., None], normal, 0.0).astype(np.float32)
-    meta = {"K": K.tolist(), "framing": framing, "layout_index": index, "spec": None}
+    # The layout holds no SceneSpec, camera pose or timings: marked unknown, so inspect accepts it.
+    meta = {"K": K.tolist(), "framing": framing, "layout_index": index, "spec": None,
+            "unknown_fields": ["spec", "cam_to_world", "timings"]}
     return RenderedSample(key=sample_key(index), rgb=rgb[..., :3], alpha=alpha, depth=depth, normal=normal, meta=meta)
 
 

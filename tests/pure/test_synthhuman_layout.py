@@ -182,3 +182,25 @@ def test_reader_accepts_xyz_channel_names_and_8bit_rgba(tmp_path: Path):
     np.testing.assert_array_equal(back.normal, sample.normal)
     np.testing.assert_array_equal(back.rgb, sample.rgb)
     assert back.meta["framing"] == "unknown"
+
+
+def test_converted_folder_inspects_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """What a SynthHuman folder cannot hold (SceneSpec, camera pose, timings) is marked, not missing."""
+    make_dataset(tmp_path / "ds")
+    assert main(["convert", "--to", "synthhuman-layout", str(tmp_path / "ds"), str(tmp_path / "lay")]) == 0
+    assert main(["convert", "--to", "shards", str(tmp_path / "lay"), str(tmp_path / "back")]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(tmp_path / "back")]) == 0, capsys.readouterr().out[-2000:]
+
+
+def test_unknown_fields_marker_cannot_hide_intrinsics_or_a_bad_spec():
+    from synthhuman.inspect import check_meta
+
+    meta = {"K": [[50, 0, 24], [0, 50, 32], [0, 0, 1]], "unknown_fields": ["spec", "cam_to_world", "timings"]}
+    assert check_meta(meta, "000000001", 64, 48) == []
+    assert check_meta({**meta, "unknown_fields": ["K", "spec"]}, "000000001", 64, 48)[0].startswith(
+        "json 'unknown_fields' must list")
+    no_marker = {"K": meta["K"]}
+    assert check_meta(no_marker, "000000001", 64, 48) == [
+        "json lacks 'spec'", "json lacks 'cam_to_world'", "json lacks 'timings'"]
+    assert any("spec does not parse" in p for p in check_meta({**meta, "spec": {"bad": 1}}, "000000001", 64, 48))

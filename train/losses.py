@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 _EPS = 1e-6
+LAP_STYLES = ("hou_liu", "matting")  # definitions of the Laplacian term, see alpha_laplacian
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,20 @@ class LossWeights:
     dice: float = 1.0
     lap: float = 0.5
     lap_levels: int = 5
+    # "hou_liu": the formula of the paper's citation (Hou & Liu 2019) read literally: 2^i per
+    # level including the low-pass residual. "matting": what matting codebases compute
+    # (MatteFormer, FBA; ViTMatte's is this / 5): each band-pass level's mean times 2^i, no
+    # residual, so a constant offset costs nothing. See `alpha_laplacian`.
+    lap_style: str = "hou_liu"
     grad: float = 0.5  # MiDaS' alpha: L = sum(r^2)/(2M) + grad * L_grad, as in MiDaS' own loss
     grad_scales: int = 4
     depth: float = 1.0  # per-task weights, used when summing the multi-task loss
     normals: float = 1.0
     alpha: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.lap_style not in LAP_STYLES:  # fails when the run file is read, not at step 1
+            raise ValueError(f"lap_style must be one of {', '.join(LAP_STYLES)}, got {self.lap_style!r}")
 
 
 def _masked_mean(values: Tensor, mask: Tensor | None) -> Tensor:
@@ -108,15 +118,27 @@ def laplacian_pyramid(x: Tensor, levels: int) -> list[Tensor]:
     return out
 
 
-def alpha_laplacian(pred: Tensor, target: Tensor, levels: int = 5) -> Tensor:
+def alpha_laplacian(pred: Tensor, target: Tensor, levels: int = 5, style: str = "hou_liu") -> Tensor:
     """L1 between Laplacian pyramids of prediction and GT (Hou & Liu 2019, the paper's [12]).
 
-    Hou & Liu's sum_i 2^(i-1) * ||L^i(a) - L^i(a_hat)||_1 (i = 1 the finest level, ||.||_1 a sum),
+    style "hou_liu" (default, the paper's citation): Hou & Liu's sum_i 2^(i-1) * ||L^i(a) -
+    L^i(a_hat)||_1 (i = 1 the finest level, ||.||_1 a sum, the low-pass residual included),
     divided by the pixel count of the finest level so it is per pixel like the L1 term: a
-    coarse level holds 4x fewer pixels, so fine detail weighs most. The pyramid is linear, so it
-    is taken once of the difference. (B,1,H,W) inputs.
+    coarse level holds 4x fewer pixels, so fine detail weighs most. A constant offset c costs
+    2^(levels-1) * c / 4^(levels-1).
+    style "matting": sum_i 2^i * mean|band_i| over the `levels` band-pass levels only, as
+    MatteFormer's and FBA's training code weigh it (ViTMatte divides that by 5): coarse bands
+    weigh more, and a constant offset costs 0.
+    The pyramid (5x5 binomial blur, replicate border) is linear, so it is taken once of the
+    difference. (B,1,H,W) inputs.
     """
-    pyramid = laplacian_pyramid(pred.float() - target.float(), levels)
+    if style not in LAP_STYLES:
+        raise ValueError(f"lap_style must be one of {', '.join(LAP_STYLES)}, got {style!r}")
+    diff = pred.float() - target.float()
+    if style == "matting":
+        bands = laplacian_pyramid(diff, levels + 1)[:-1]  # drop the residual
+        return sum(2.0**i * band.abs().mean() for i, band in enumerate(bands))
+    pyramid = laplacian_pyramid(diff, levels)
     pixels = pyramid[0].numel()
     return sum(2.0**i * band.abs().sum() for i, band in enumerate(pyramid)) / pixels
 
@@ -127,7 +149,7 @@ def alpha_loss(pred: Tensor, target: Tensor, weights: LossWeights) -> tuple[Tens
         "bce": alpha_bce(pred, target),
         "l1": alpha_l1(pred, target),
         "dice": alpha_dice(pred, target),
-        "lap": alpha_laplacian(pred, target, weights.lap_levels),
+        "lap": alpha_laplacian(pred, target, weights.lap_levels, weights.lap_style),
     }
     total = (weights.bce * terms["bce"] + weights.l1 * terms["l1"] + weights.dice * terms["dice"]
              + weights.lap * terms["lap"])
@@ -165,10 +187,12 @@ def align_scale_shift(pred: Tensor, target: Tensor, mask: Tensor) -> tuple[Tenso
     """Per-image least-squares s, t minimising sum_mask (s*pred + t - target)^2 (MiDaS).
 
     Closed form on centred values (better conditioned than the raw 2x2 normal equations).
-    The scale is constrained to s >= 0 (the constrained least-squares optimum is s = 0, t = mean
-    of the target when the free fit is negative), so the loss fixes the sign: the raw output
-    must grow with the normalised GT, i.e. larger = farther. A free sign lets a model converge
-    inverted; MiDaS' median/MAD alignment fixes the sign the same way.
+    The scale's sign is fixed positive: s = |cov| / var, the least-squares magnitude. For a
+    prediction that grows with the GT this is the plain least-squares fit; a flipped one is
+    fitted mirrored, which costs more than a flat map (var_d * (1 + 3 rho^2) against var_d)
+    and still has a gradient pointing back towards the right sign. So the loss fixes the sign
+    (the raw output grows with the normalised GT: larger = farther) without the dead zone a
+    clamp at s = 0 has (there a flipped image gives no gradient at all, measured in issue 18).
     Images with fewer than 2 valid pixels or a constant prediction get s = 0, t = GT mean.
     Returns s, t of shape (B,1,1,1); differentiable in `pred`.
     """
@@ -181,8 +205,8 @@ def align_scale_shift(pred: Tensor, target: Tensor, mask: Tensor) -> tuple[Tenso
     var = (m * (pred - mp).square()).sum(dims, keepdim=True)
     cov = (m * (pred - mp) * (target - mt)).sum(dims, keepdim=True)
     valid = (n >= 2) & (var > 1e-12 * n_safe)
-    s = torch.where(valid, cov / torch.where(valid, var, torch.ones_like(var)), torch.zeros_like(var)).clamp_min(0)
-    t = mt - s * mp  # s = 0 (flat or flipped prediction): t is the GT mean, the best constant
+    s = torch.where(valid, cov.abs() / torch.where(valid, var, torch.ones_like(var)), torch.zeros_like(var))
+    t = mt - s * mp  # s = 0 (flat prediction): t is the GT mean, the best constant
     return s, t
 
 

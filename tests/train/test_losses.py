@@ -49,13 +49,24 @@ def test_perfect_predictions_cost_nothing() -> None:
 
 
 def test_depth_loss_fixes_the_sign() -> None:
-    """A flipped prediction gets s = 0 (t = mean GT): it costs what a flat map costs."""
+    """A flipped prediction costs more than a flat map, and its gradient still points back.
+
+    With a free sign a flipped map would cost 0; with s clamped at 0 it would cost what a
+    flat map does and get no gradient at all (a dead zone a model can sit in).
+    """
     depth, dmask = _depth_batch()
-    flipped = 7.0 - 3.0 * normalise_depth(depth, dmask)
+    flipped = (7.0 - 3.0 * normalise_depth(depth, dmask)).requires_grad_()
     flat = torch.zeros_like(depth)
     lost, _ = depth_loss(flipped, depth, dmask, LossWeights())
-    assert lost.item() > 0.01
-    assert lost.item() == pytest.approx(depth_loss(flat, depth, dmask, LossWeights())[0].item(), rel=1e-5)
+    flat_loss, _ = depth_loss(flat, depth, dmask, LossWeights())
+    assert lost.item() > flat_loss.item() + 0.01
+    lost.backward()
+    assert flipped.grad[dmask].abs().max() > 1e-4
+    # A small step against the gradient makes the map less flipped: closer to the GT's order.
+    d = normalise_depth(depth, dmask)[dmask]
+    stepped = (flipped - 10.0 * flipped.grad)[dmask].detach()
+    corr = lambda a: torch.corrcoef(torch.stack([a, d]))[0, 1].item()
+    assert corr(stepped) > corr(flipped.detach()[dmask])
 
 
 def test_depth_loss_is_invariant_to_affine_prediction_changes() -> None:
@@ -110,6 +121,35 @@ def test_alpha_terms_hand_computed() -> None:
     c = 0.1
     assert alpha_laplacian(torch.full((1, 1, 32, 32), c), torch.zeros(1, 1, 32, 32)).item() == \
         pytest.approx(16 * 4 * c / 1024, rel=1e-5)
+
+
+def test_laplacian_matting_style_as_the_matting_codebases_weigh_it() -> None:
+    """lap_style "matting": band means times 2^i, no residual (MatteFormer/FBA; ViTMatte / 5)."""
+    from synthhuman.train.losses import laplacian_pyramid
+
+    zero = torch.zeros(1, 1, 64, 64)
+    # A constant offset has no band-pass content: 0 here, 16 * 16c / 4096 in the Hou & Liu style.
+    assert alpha_laplacian(zero + 0.1, zero, 5, "matting").item() == pytest.approx(0.0, abs=1e-7)
+    spike = zero.clone()
+    spike[..., 32, 32] = 1.0
+    bands = laplacian_pyramid(spike, 6)[:5]  # 64 -> 4 px: five bands, then the residual
+    assert [b.shape[-1] for b in bands] == [64, 32, 16, 8, 4]
+    expected = sum(w * band.abs().mean().item() for w, band in zip((1, 2, 4, 8, 16), bands, strict=True))
+    assert alpha_laplacian(spike, zero, 5, "matting").item() == pytest.approx(expected, rel=1e-5)
+    # a coarse error (a blurred blob) weighs relatively more than in the Hou & Liu style
+    blob = torch.exp(-((torch.arange(64.0) - 32) ** 2) / 40)
+    blob = (blob[:, None] * blob[None, :])[None, None]
+    ratio = lambda style: (alpha_laplacian(blob, zero, 5, style) / alpha_laplacian(spike, zero, 5, style)).item()
+    assert ratio("matting") > 2 * ratio("hou_liu")
+
+
+def test_unknown_laplacian_style_fails_when_the_config_is_read() -> None:
+    from synthhuman.train.config import build_dataclass
+
+    from synthhuman.errors import UserError
+
+    with pytest.raises(UserError, match="lap_style must be one of hou_liu, matting"):
+        build_dataclass(LossWeights, {"lap_style": "vitmatte"}, "loss_weights")
 
 
 def test_laplacian_term_weighs_fine_detail_above_smooth_error() -> None:

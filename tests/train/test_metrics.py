@@ -113,3 +113,39 @@ def test_accumulator_averages_per_image_and_group() -> None:
     assert s["depth"]["upper"] == {"images": 0, "skipped": 1}
     with pytest.raises(ValueError):
         acc.add("segmentation", pred, gt)
+
+
+def _tilted(angles_deg: list[float]) -> torch.Tensor:
+    """(3,1,W) unit normals tilted from +z by each angle about y."""
+    rad = [math.radians(a) for a in angles_deg]
+    return torch.tensor([[math.sin(r), 0.0, math.cos(r)] for r in rad]).T.reshape(3, 1, len(rad))
+
+
+def test_pooled_normals_weigh_pixels_not_images() -> None:
+    """One image of 1 pixel at 60 deg and one of 3 pixels at 20 deg: per image averages the
+    images (mean 40), pooling averages the 4 pixels (mean 30, median 20, 75% within 22.5)."""
+    acc = MetricAccumulator()
+    gt = torch.tensor([0.0, 0.0, 1.0]).view(3, 1, 1)
+    acc.add("normals", _tilted([60.0, 0, 0])[None], gt.expand(3, 1, 3)[None],
+            torch.tensor([[[True, False, False]]]), group="face")
+    acc.add("normals", _tilted([20.0, 20.0, 20.0])[None], gt.expand(3, 1, 3)[None], group="full")
+    row = acc.summary()["normals"]["all"]
+    assert row["mean"] == pytest.approx(40.0, abs=1e-4)
+    assert row["median"] == pytest.approx(40.0, abs=1e-4)  # the mean of the per-image medians
+    assert row["pooled_mean"] == pytest.approx(30.0, abs=1e-4)
+    assert row["pooled_median"] == pytest.approx(20.0, abs=0.01)
+    assert row["pooled_within_22.5"] == pytest.approx(75.0)
+    assert row["pooled_within_11.25"] == pytest.approx(0.0)
+    assert row["pooled_within_30"] == pytest.approx(75.0)
+    assert acc.summary()["normals"]["face"]["pooled_mean"] == pytest.approx(60.0, abs=1e-4)
+
+
+def test_pooled_median_matches_numpy_on_many_pixels() -> None:
+    torch.manual_seed(0)
+    angles = torch.rand(5001, dtype=torch.float64) * 90  # odd: one middle value
+    acc = MetricAccumulator()
+    pred = _tilted(angles.tolist())
+    acc.add("normals", pred[None], torch.tensor([0.0, 0.0, 1.0]).view(1, 3, 1, 1).expand(1, 3, 1, 5001))
+    row = acc.summary()["normals"]["all"]
+    assert row["pooled_median"] == pytest.approx(float(np.median(angles.numpy())), abs=0.0051)
+    assert row["pooled_within_30"] == pytest.approx(100.0 * float((angles < 30).double().mean()), abs=1e-9)

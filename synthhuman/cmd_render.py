@@ -63,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     if existing is not None:
         check_resumable(existing, manifest, out_dir)
         manifest.created = existing.created
-    tasks, skipped = pending_tasks(out_dir, planned)
+    tasks, skipped, corrupt = pending_tasks(out_dir, planned)
+    for shard_id in corrupt:
+        _say(f"shard {shard_id}: its bytes differ from its index's sha256 (corrupted on disk); re-rendering it")
     manifest.write(out_dir)
     settings = RunSettings(
         out_dir=str(out_dir), seed=args.seed, config=cfg, hdri_ids=tuple(hdri_ids), device=args.device,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from synthhuman.errors import UserError
-from synthhuman.shards import SampleFailure, read_index, shard_name
+from synthhuman.shards import SampleFailure, read_index, shard_hash_problem, shard_name
 from synthhuman.spec import sample_key
 from synthhuman.worker import RunSettings, ShardResult, ShardTask, ShardWorker
 
@@ -62,26 +62,33 @@ def plan_shards(n: int, shard_size: int) -> list[ShardTask]:
     ]
 
 
-def pending_tasks(out_dir: Path, tasks: list[ShardTask]) -> tuple[list[ShardTask], list[int]]:
-    """Tasks whose shard is not complete with exactly the planned keys; and the skipped ids.
+def pending_tasks(out_dir: Path, tasks: list[ShardTask]) -> tuple[list[ShardTask], list[int], list[int]]:
+    """Tasks whose shard is not complete with exactly the planned keys; the skipped ids; and
+    the ids of finished shards whose bytes no longer match their index's sha256.
 
     A shard holding recorded failures is pending too: a re-run retries them (samples are a
-    function of (seed, index), so re-rendering the shard reproduces the ones it had).
-    Leftover ``.tmp`` files of killed runs are removed: they are never valid shards.
+    function of (seed, index), so re-rendering the shard reproduces the ones it had). So is a
+    corrupt one (a flipped byte a size check cannot see); verifying reads every finished tar.
+    Leftover ``.tmp`` files of killed runs are removed: they are never valid shards (the caller
+    holds the DIR lock, so no live run owns them).
     """
     shard_dir = Path(out_dir) / "shards"
     for tmp in shard_dir.glob("*.tmp"):
         tmp.unlink()
-    todo, skipped = [], []
+    todo, skipped, corrupt = [], [], []
     for task in tasks:
-        index = read_index(shard_dir / f"{shard_name(task.shard_id)}.tar")
+        tar_path = shard_dir / f"{shard_name(task.shard_id)}.tar"
+        index = read_index(tar_path)
+        if index is not None and shard_hash_problem(tar_path, index):
+            corrupt.append(task.shard_id)
+            index = None
         planned = [sample_key(i) for i in task.indices]
         recorded = sorted(index.keys + [f.key for f in index.failures]) if index else None
         if recorded == planned and not index.failures:
             skipped.append(task.shard_id)
         else:
             todo.append(task)
-    return todo, skipped
+    return todo, skipped, corrupt
 
 
 def run_shards(settings: RunSettings, tasks: list[ShardTask], pool: PoolSettings, progress: ProgressFn) -> RunReport:

@@ -34,7 +34,16 @@ from tqdm import tqdm
 from synthhuman.dataset_stats import DatasetStats, is_number, matrix
 from synthhuman.errors import UserError
 from synthhuman.sample import RenderedSample
-from synthhuman.shards import ShardIndex, decode_sample, index_path, iter_records, list_shards, read_index
+from synthhuman.shards import (
+    ShardIndex,
+    decode_sample,
+    index_path,
+    iter_records,
+    list_shards,
+    read_index,
+    record_crc_problem,
+    shard_hash_problem,
+)
 from synthhuman.spec import SceneSpec, sample_key
 
 UNIT_NORMAL_TOL = 1e-2  # float16 storage: |n| of a stored unit normal is within ~1e-3 of 1
@@ -311,6 +320,9 @@ def _inspect_shard(tar_path: Path, index: ShardIndex, contact_rows: int,
     for record in iter_records(tar_path):  # a corrupt tar raises UserError here
         key = record["__key__"].decode()
         tar_keys.append(key)
+        crc = record_crc_problem(record, index)
+        if crc:
+            result.problems.append(f"{name} / {key}: {crc}")
         try:
             sample = decode_sample(record)
         except Exception as exc:
@@ -327,6 +339,10 @@ def _inspect_shard(tar_path: Path, index: ShardIndex, contact_rows: int,
             on_sample(1)
     result.shards[name] = len(tar_keys)
     result.problems += [f"{name}: {p}" for p in check_index(index, tar_keys)]
+    if not index.sha256:
+        result.warnings.append(f"{name}: written before content hashes were recorded; its bytes cannot be verified")
+    elif shard_hash_problem(tar_path, index):
+        result.problems.append(f"{name}: the tar's sha256 differs from its index (bytes changed after writing)")
     result.failures += [f"{name} / {f.key}: {f.error} (after {f.attempts} attempts)" for f in index.failures]
     return result
 
@@ -335,6 +351,7 @@ def _merge(result: InspectResult, part: InspectResult, contact_rows: int) -> Non
     result.shards.update(part.shards)
     result.problems += part.problems
     result.failures += part.failures
+    result.warnings += part.warnings
     result.undecodable += part.undecodable
     result.stats.merge(part.stats)
     result.contact_rows += part.contact_rows[: contact_rows - len(result.contact_rows)]

@@ -51,7 +51,7 @@ from synthhuman.formats.synthhuman_layout import (
     resolve_source,
 )
 from synthhuman.sample import RenderedSample, sample_framing
-from synthhuman.shards import count_indexed_samples, decode_sample
+from synthhuman.shards import ShardIndex, count_indexed_samples, decode_sample, load_index, record_crc_problem
 
 
 @dataclass
@@ -188,8 +188,22 @@ class _StreamDataset(IterableDataset):
             torch.set_num_threads(threads)
 
 
+_CORRUPT = "corrupt or unreadable shard"
+
+
 def _raise_corrupt(exc: Exception) -> bool:
-    raise UserError(f"corrupt or unreadable shard: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    """webdataset's handler: one line naming the shard. webdataset re-raises with the stream
+    and URL appended to `args` (and may pass our own error back in), so read the first arg."""
+    if isinstance(exc, UserError) and str(exc).startswith(_CORRUPT):
+        raise exc
+    first = exc.args[0] if exc.args else ""
+    while isinstance(first, BaseException) and first.args:
+        first = first.args[0]
+    text = str(first).split(" @ <", 1)[0].splitlines()[0] if str(first) else type(exc).__name__
+    if text.startswith(_CORRUPT):  # our message from the inner handler, passed back up
+        text = text.split(": ", 1)[-1]
+    url = next((a for a in exc.args[1:] if isinstance(a, str)), None)
+    raise UserError(f"{_CORRUPT} {url}: {text}" if url else f"{_CORRUPT}: {text}")
 
 
 class ShardDataset(_StreamDataset):
@@ -198,7 +212,25 @@ class ShardDataset(_StreamDataset):
     def __init__(self, urls: list[str], cfg: DataConfig, train: bool):
         super().__init__(cfg, train)
         self.urls = list(urls)
+        self.indexes = _local_indexes(self.urls)
         self.num_samples = count_indexed_samples(self.urls)
+
+    def _checked_records(self, urls: Iterator[str]) -> Iterator[dict[str, Any]]:
+        """Each shard's records, checked against its index: every member's crc32 as it is read,
+        and at the shard's end the count, so a shard cut at a member boundary (which a tar
+        reader ends cleanly) is an error naming it, not a silently smaller epoch."""
+        for url in urls:
+            index = self.indexes.get(url)
+            count = 0
+            for record in wds.tarfile_samples([{"url": url}], handler=_raise_corrupt):
+                problem = record_crc_problem(record, index)
+                if problem:
+                    raise UserError(f"corrupt shard {url}: {problem}; re-run render on its DIR to repair it")
+                count += 1
+                yield record
+            if index is not None and count != len(index.keys):
+                raise UserError(f"corrupt shard {url}: read {count} of the {len(index.keys)} samples its "
+                                "index lists (truncated?); re-run render on its DIR to repair it")
 
     def _decoded(self, records: Iterator[dict[str, Any]]) -> Iterator[RenderedSample]:
         for record in records:
@@ -213,8 +245,7 @@ class ShardDataset(_StreamDataset):
             self._epoch_rng().shuffle(urls)  # same order on every rank, so ranks partition it
         by_rank = wds.split_by_node(iter(urls)) if self.cfg.split_across_ranks else iter(urls)
         shards = wds.split_by_worker(by_rank)
-        records = wds.tarfile_samples(({"url": url} for url in shards), handler=_raise_corrupt)
-        for sample in self._decoded(self._shuffle(records)):
+        for sample in self._decoded(self._shuffle(self._checked_records(shards))):
             yield self._prepare(sample)
 
 
@@ -236,6 +267,23 @@ class LayoutDataset(_StreamDataset):
         mine = indices[rank * workers + worker :: world * workers]
         for index in self._shuffle(iter(mine)):
             yield self._prepare(read_layout_sample(self.folder, index, self.framing[index]))
+
+
+def _local_indexes(urls: list[str]) -> dict[str, ShardIndex]:
+    """Index files of local shards; a tar whose size disagrees with its index is refused here."""
+    out = {}
+    for url in urls:
+        if "://" in url or url.startswith("pipe:") or not Path(url).is_file():
+            continue
+        index = load_index(Path(url))
+        if index is None:
+            continue
+        size = Path(url).stat().st_size
+        if index.tar_bytes and index.tar_bytes != size:
+            raise UserError(f"corrupt shard {url}: {size} bytes where its index records {index.tar_bytes} "
+                            "(truncated or overwritten); re-run render on its DIR to repair it")
+        out[url] = index
+    return out
 
 
 def _check_local_shards(urls: list[str]) -> None:

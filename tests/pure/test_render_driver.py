@@ -267,3 +267,38 @@ def test_absurd_n_is_refused_and_a_large_plan_is_small(capsys):
     tracemalloc.stop()
     assert len(tasks) == 300_000 and list(tasks[-1].indices)[-1] == 299_999_999
     assert peak < 200e6  # ~80 MB measured; eager tuples of every index needed ~12 GB
+
+
+def flip_byte_in_member(tar_path, suffix: str) -> str:
+    """Flip one byte in the middle of the first member ending in `suffix`; the tar stays valid."""
+    import tarfile
+
+    with tarfile.open(tar_path) as tar:
+        member = next(m for m in tar if m.name.endswith(suffix))
+    data = bytearray(tar_path.read_bytes())
+    data[member.offset_data + member.size // 2] ^= 0x01
+    tar_path.write_bytes(bytes(data))
+    return member.name
+
+
+def test_a_flipped_byte_is_found_by_inspect_and_repaired_by_resume(tmp_path, capsys):
+    """Issue 12 item 5: sizes cannot see a flipped byte; the recorded hashes can."""
+    from synthhuman.inspect import inspect_dataset
+
+    assert render(tmp_path, "--n", "6", "--shard-size", "3", "--workers", "0") == 0
+    shard = list_shards(tmp_path)[0]
+    original = list(iter_samples(shard))
+    index = read_index(shard)
+    assert len(index.sha256) == 64 and len(index.member_crc32) == 3 * 5  # 5 members per sample
+    name = flip_byte_in_member(shard, ".depth.exr")
+    assert read_index(shard) is not None  # the size still agrees: only the hash can tell
+    problems = inspect_dataset(tmp_path, progress=False).problems
+    assert f"shard-000000 / {name.split('.')[0]}: member {name} fails its crc32 (bytes changed after writing)" in problems
+    assert any("sha256 differs" in p for p in problems)
+    capsys.readouterr()
+    assert render(tmp_path, "--n", "6", "--shard-size", "3", "--workers", "0") == 0
+    assert "shard 0: its bytes differ from its index's sha256" in capsys.readouterr().err
+    for again, before in zip(iter_samples(shard), original, strict=True):  # re-rendered from (seed, index)
+        assert again.key == before.key
+        np.testing.assert_array_equal(again.depth, before.depth)
+    assert inspect_dataset(tmp_path, progress=False).problems == []

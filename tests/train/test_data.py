@@ -184,7 +184,56 @@ def test_truncated_shard_fails_with_one_line_in_workers(dataset_dir: Path, tmp_p
     (tmp_path / "cut.tar").write_bytes(data[: len(data) // 2 + 100])
     with pytest.raises(UserError) as info:
         all_batches(str(tmp_path / "cut.tar"), workers=1)
-    assert "\n" not in str(info.value) and "shard" in str(info.value)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"corrupt or unreadable shard {tmp_path / 'cut.tar'}: ")
+    assert message.count("corrupt") == 1 and "BufferedReader" not in message  # no tuple repr, said once
+
+
+def _copy_dataset(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_shard_cut_at_a_member_boundary_is_not_a_smaller_epoch(dataset_dir: Path, tmp_path: Path):
+    """Issue 12 item 6: a tar cut after its first sample reads cleanly; its index says otherwise."""
+    import tarfile
+
+    root = _copy_dataset(dataset_dir, tmp_path / "ds")
+    tar_path = root / "shards" / "shard-000001.tar"
+    with tarfile.open(tar_path) as tar:
+        members = tar.getmembers()
+    first_key = members[0].name.split(".")[0]
+    boundary = next(m.offset for m in members if not m.name.startswith(first_key))
+    tar_path.write_bytes(tar_path.read_bytes()[:boundary] + b"\0" * 1024)  # a clean end of archive
+    with pytest.raises(UserError, match=r"shard-000001.tar: \d+ bytes where its index records") as info:
+        all_batches(str(root), workers=0)
+    assert "\n" not in str(info.value)
+    # An index that agrees with the cut size (say, rewritten by hand): the count still differs.
+    from synthhuman.shards import index_path
+    import json
+
+    ipath = index_path(tar_path)
+    ipath.write_text(json.dumps({**json.loads(ipath.read_text()), "tar_bytes": tar_path.stat().st_size}))
+    with pytest.raises(UserError, match=f"read 1 of the {PER_SHARD} samples its index lists"):
+        all_batches(str(root), workers=1)
+
+
+def test_a_flipped_byte_fails_training_by_crc(dataset_dir: Path, tmp_path: Path):
+    """Issue 12 item 5: a flipped byte that still decodes must not reach the model."""
+    import tarfile
+
+    root = _copy_dataset(dataset_dir, tmp_path / "ds")
+    tar_path = root / "shards" / "shard-000000.tar"
+    with tarfile.open(tar_path) as tar:
+        member = next(m for m in tar if m.name.endswith(".json"))
+    data = bytearray(tar_path.read_bytes())
+    at = member.offset_data + data[member.offset_data:member.offset_data + member.size].index(b"0")
+    data[at:at + 1] = b"1"  # a digit for a digit: still valid JSON, a different number
+    tar_path.write_bytes(bytes(data))
+    with pytest.raises(UserError, match=f"member {member.name} fails its crc32"):
+        all_batches(str(root), workers=0)
 
 
 def test_train_geometry_composes_with_padding(dataset_dir: Path):

@@ -40,6 +40,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from synthhuman.interrupts import stop_on_signals
+
+    with stop_on_signals():  # SIGINT and SIGTERM: exit 130 between samples, finished shards kept
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from synthhuman.assets import load_library
     from synthhuman.config import load_config
     from synthhuman.distributed import PoolSettings, pending_tasks, plan_shards, run_shards

@@ -154,8 +154,8 @@ def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSetting
                 else:
                     idle.append(actor)
         _drain(events, progress, Empty)
-    finally:
-        for actor in idle:
+    finally:  # on an interrupt too: no actor outlives the run (their .tmp files go on resume)
+        for actor in idle + [actor for actor, _ in in_flight.values()]:
             ray.kill(actor)
         events.shutdown()
     return report

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from synthhuman.config import SamplingConfig
 from synthhuman.errors import RendererUnavailable
+from synthhuman.interrupts import deferred_stop
 from synthhuman.sample import RenderedSample, sample_framing
 from synthhuman.sampling import sample_scene
 from synthhuman.shards import SampleFailure, ShardWriter, encode_sample
@@ -118,7 +119,8 @@ class ShardWorker:
         for _attempt in range(s.max_attempts):
             renderer = self._live_renderer()  # RendererUnavailable stops the run: no sample could succeed
             try:
-                return renderer.render_sample(spec, export_mesh=s.export_mesh), None
+                with deferred_stop():  # Ctrl-C inside Blender would be swallowed: stop after the sample
+                    return renderer.render_sample(spec, export_mesh=s.export_mesh), None
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
                 self._reset_renderer()

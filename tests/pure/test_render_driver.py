@@ -302,3 +302,50 @@ def test_a_flipped_byte_is_found_by_inspect_and_repaired_by_resume(tmp_path, cap
         assert again.key == before.key
         np.testing.assert_array_equal(again.depth, before.depth)
     assert inspect_dataset(tmp_path, progress=False).problems == []
+
+
+SLOW_RAY_RUN = textwrap.dedent(
+    """
+    import sys, ray
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, runtime_env={
+        "worker_process_setup_hook": "tests.pure.ray_slow_hook.install",
+        "env_vars": {"PYTHONPATH": sys.argv[1]}})
+    from synthhuman.cli import main
+    sys.exit(main(sys.argv[2:]))
+    """
+)
+
+
+def wait_for_first_shard(out, proc, timeout_s: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not list((out / "shards").glob("*.index.json")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no shard finished in time"
+        time.sleep(0.1)
+
+
+def test_sigterm_stops_a_ray_render_with_130_and_keeps_finished_shards(tmp_path):
+    """Issue 12 item 7: SIGTERM (a scheduler's stop) is handled like Ctrl-C: one clear line,
+    exit 130, no Ray stack dump, finished shards kept, and the re-run completes."""
+    import signal
+    from pathlib import Path
+
+    pytest.importorskip("ray")
+    root = str(Path(__file__).resolve().parents[2])
+    out = tmp_path / "out"
+    args = [*BASE, "--out", str(out), "--n", "20", "--shard-size", "2", "--workers", "1"]
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_RAY_RUN, root, *args], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_first_shard(out, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("synthhuman: interrupted; finished shards are kept"), err
+    assert "Traceback" not in err and "Stack" not in err, err
+    finished = list_shards(out)
+    assert finished and len(finished) < 10 and all(read_index(p) is not None for p in finished)
+    assert render(out, "--n", "20", "--shard-size", "2", "--workers", "0") == 0
+    assert all_keys(out) == [f"{i:09d}" for i in range(20)]

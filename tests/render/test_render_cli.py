@@ -82,3 +82,36 @@ def test_same_seed_renders_identical_samples_in_another_process_and_shard_layout
         for name in ("rgb", "alpha", "depth", "normal"):
             assert np.array_equal(getattr(sample, name), getattr(again[key], name)), (key, name)
         assert sample.meta["spec"] == again[key].meta["spec"] and sample.meta["K"] == again[key].meta["K"]
+
+
+def test_ctrl_c_stops_an_in_process_blender_render(tmp_path):
+    """Issue 12 item 7: with --workers 0, a SIGINT landing inside Cycles' render callback was
+    printed and ignored by Blender (the run went on and exited 0). Now it stops the run after
+    the current sample: exit 130, finished shards kept, no half shard, and the re-run completes.
+    Samples are large enough that the signal almost surely lands inside a render."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    args = ["render", "--out", str(out), "--n", "6", "--resolution", "192x144", "--samples", "16",
+            "--shard-size", "1", "--workers", "0", "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "synthhuman.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 300
+    while not list((out / "shards").glob("*.index.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the next sample's render
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "stopping after the current sample" in err
+    finished = list_shards(out)
+    assert 1 <= len(finished) < 6 and all(read_index(p) is not None for p in finished)
+    assert not list(out.rglob("*.tmp"))
+    resumed = run_cli(*args)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert [s.key for p in list_shards(out) for s in iter_samples(p)] == [f"{i:09d}" for i in range(6)]

@@ -49,10 +49,9 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from synthhuman.assets import load_library
     from synthhuman.config import load_config
-    from synthhuman.distributed import PoolSettings, pending_tasks, plan_shards, run_shards
-    from synthhuman.manifest import DatasetManifest, check_resumable, current_versions
+    from synthhuman.dirlock import DirLock
+    from synthhuman.distributed import plan_shards
     from synthhuman.sampling import resolve_hdri_ids
-    from synthhuman.worker import RunSettings
 
     _check_numbers(args)
     planned = plan_shards(args.n, args.shard_size)  # checks --n and --shard-size before any I/O
@@ -62,6 +61,16 @@ def _run(args: argparse.Namespace) -> int:
     used_ids = list(hdri_ids) + ([i for k in BODY_ASSET_KINDS for i in library.ids(k)] if args.renderer == "blender" else [])
     asset_paths = {asset_id: str(library.path(asset_id)) for asset_id in used_ids}  # missing asset -> one-line error
     out_dir = _prepare_out_dir(args.out)
+    with DirLock(out_dir):  # one render per DIR: a second one is refused, not interleaved
+        return _render_locked(args, out_dir, cfg, library, hdri_ids, used_ids, asset_paths, planned)
+
+
+def _render_locked(args: argparse.Namespace, out_dir: Path, cfg: Any, library: Any, hdri_ids: list[str],
+                   used_ids: list[str], asset_paths: dict[str, str], planned: list[Any]) -> int:
+    from synthhuman.distributed import PoolSettings, pending_tasks, run_shards
+    from synthhuman.manifest import DatasetManifest, check_resumable, current_versions
+    from synthhuman.worker import RunSettings
+
     manifest = DatasetManifest(
         seed=args.seed, n=args.n, shard_size=args.shard_size, config=cfg.raw, config_sha256=cfg.digest(),
         renderer=args.renderer, export_mesh=args.export_mesh, versions=current_versions(), licences=library.licence_summary(used_ids),

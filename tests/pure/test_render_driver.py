@@ -349,3 +349,43 @@ def test_sigterm_stops_a_ray_render_with_130_and_keeps_finished_shards(tmp_path)
     assert finished and len(finished) < 10 and all(read_index(p) is not None for p in finished)
     assert render(out, "--n", "20", "--shard-size", "2", "--workers", "0") == 0
     assert all_keys(out) == [f"{i:09d}" for i in range(20)]
+
+
+SLOW_RUN = textwrap.dedent(
+    """
+    import sys, time
+    from synthhuman.analytic import AnalyticRenderer
+    original = AnalyticRenderer.render_sample
+    def render_sample(self, spec, export_mesh=False):
+        time.sleep(0.3)
+        return original(self, spec, export_mesh)
+    AnalyticRenderer.render_sample = render_sample
+    from synthhuman.cli import main
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+
+def test_a_second_render_into_a_busy_dir_is_refused_and_a_dead_run_s_lock_is_not(tmp_path, capsys):
+    """Issue 12 item 8: two renders into one DIR deleted each other's temp files. A second one
+    is now refused in one line naming the holder; a SIGKILLed holder leaves .lock behind, and
+    the next run takes it anyway (flock dies with its process)."""
+    import os
+    import signal
+
+    out = tmp_path / "out"
+    args = [*BASE, "--out", str(out), "--n", "40", "--shard-size", "2", "--workers", "0"]
+    first = subprocess.Popen([sys.executable, "-c", SLOW_RUN, *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    wait_for_first_shard(out, first)
+    capsys.readouterr()
+    assert render(out, "--n", "40", "--shard-size", "2", "--workers", "0") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"is in use by another render (pid {first.pid} on " in err[0], err
+    assert first.poll() is None  # the refused run touched nothing of the running one
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    assert (out / ".lock").exists()  # left behind by the killed run: stale
+    assert render(out, "--n", "40", "--shard-size", "2", "--workers", "0") == 0
+    assert all_keys(out) == [f"{i:09d}" for i in range(40)]
+    assert not (out / ".lock").exists() and os.listdir(out / "shards")

@@ -41,7 +41,7 @@ from synthhuman.codecs import (
     vector_exr_channels,
     vector_from_exr_channels,
 )
-from synthhuman.errors import UserError
+from synthhuman.errors import UserError, is_out_of_space, out_of_space
 from synthhuman.sample import CameraMesh, RenderedSample
 
 SAMPLE_KEYS = ("rgb.png", "alpha.png", "depth.exr", "normal.exr", "json")
@@ -266,12 +266,19 @@ def index_path(tar_path: Path) -> Path:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write `path` via `path.tmp`; on failure the temp file is removed (a full disk: OutOfSpace)."""
     tmp = Path(f"{path}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if is_out_of_space(exc):
+            raise out_of_space(path) from None
+        raise
 
 
 def load_index(tar_path: Path) -> ShardIndex | None:

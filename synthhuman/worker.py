@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from synthhuman.config import SamplingConfig
-from synthhuman.errors import RendererUnavailable
+from synthhuman.errors import RendererUnavailable, is_out_of_space, out_of_space
 from synthhuman.interrupts import deferred_stop
 from synthhuman.sample import RenderedSample, sample_framing
 from synthhuman.sampling import sample_scene
@@ -107,8 +107,10 @@ class ShardWorker:
                 "worker": {"pid": os.getpid(), "host": os.uname().nodename, "device": self.settings.device},
             }
             writer.commit(failures, stats)
-        except BaseException:
+        except BaseException as exc:
             writer.abort()
+            if is_out_of_space(exc):  # every later shard would fail too: stop the run, in one line
+                raise out_of_space(writer.tmp_path.parent) from None
             raise
         return ShardResult(task.shard_id, ok, failures, stats)
 
@@ -122,6 +124,8 @@ class ShardWorker:
                 with deferred_stop():  # Ctrl-C inside Blender would be swallowed: stop after the sample
                     return renderer.render_sample(spec, export_mesh=s.export_mesh), None
             except Exception as exc:
+                if is_out_of_space(exc):  # not this sample's fault: retrying cannot help
+                    raise
                 error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=4)}"
                 self._reset_renderer()
         return None, SampleFailure(index=index, key=sample_key(index), error=error.strip(), attempts=s.max_attempts)

@@ -389,3 +389,37 @@ def test_a_second_render_into_a_busy_dir_is_refused_and_a_dead_run_s_lock_is_not
     assert render(out, "--n", "40", "--shard-size", "2", "--workers", "0") == 0
     assert all_keys(out) == [f"{i:09d}" for i in range(40)]
     assert not (out / ".lock").exists() and os.listdir(out / "shards")
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 1 MiB tmpfs (room for ~3 shards of 2 samples at 256x192), remountable larger; needs
+    mount privileges (root in CI's container), else skipped."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_a_full_disk_stops_the_run_in_one_line_and_the_rerun_completes(small_fs, workers, capsys):
+    """Issue 12 item 11: a full disk gave chained tracebacks, a leftover .tar.tmp (abort raised in
+    close), 34 futile Ray actor restarts and a crash writing the manifest. Now: one line, exit 2,
+    no temp file, finished shards intact; after freeing space the same command completes."""
+    if workers != "0":
+        pytest.importorskip("ray")
+    out = small_fs / "out"
+    args = ["--n", "16", "--shard-size", "2", "--workers", workers, "--resolution", "256x192"]
+    assert main(["render", "--renderer", "analytic", "--samples", "1", "--quiet", "--out", str(out), *args]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err[-1].startswith("synthhuman: error: no space left on the device writing "), err
+    assert not any("Traceback" in line for line in err)
+    assert not list(out.rglob("*.tmp")), list(out.rglob("*.tmp"))
+    finished = list_shards(out)
+    assert 1 <= len(finished) < 8 and all(read_index(p, verify=True) is not None for p in finished)
+    subprocess.run(["mount", "-o", "remount,size=16m", str(small_fs)], check=True)
+    assert main(["render", "--renderer", "analytic", "--samples", "1", "--quiet", "--out", str(out), *args]) == 0
+    assert all_keys(out) == [f"{i:09d}" for i in range(16)]

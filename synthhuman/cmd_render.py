@@ -8,7 +8,6 @@ their shard's index file with the error, never silently dropped.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import time
@@ -23,7 +22,7 @@ BODY_ASSET_KINDS = ("body_model", "body_data", "motion", "node_tree", "texture")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, required=True, help="number of samples (indices 0..N-1)")
-    p.add_argument("--out", type=Path, required=True, help="output dataset directory")
+    p.add_argument("--out", required=True, help="output dataset directory")
     p.add_argument("--seed", type=int, default=0, help="global seed; (seed, index) fixes each sample (default 0)")
     p.add_argument("--config", type=Path, help="YAML merged over configs/default.yaml (scene distribution)")
     p.add_argument("--workers", type=int, default=1, help="render workers (Ray actors; one per GPU). 0 = in-process, no Ray")
@@ -51,6 +50,7 @@ def _run(args: argparse.Namespace) -> int:
     from synthhuman.config import load_config
     from synthhuman.dirlock import DirLock
     from synthhuman.distributed import plan_shards
+    from synthhuman.outdir import prepare_output_dir
     from synthhuman.sampling import resolve_hdri_ids
 
     _check_numbers(args)
@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     hdri_ids = resolve_hdri_ids(cfg.lighting, library.ids("hdri"))
     used_ids = list(hdri_ids) + ([i for k in BODY_ASSET_KINDS for i in library.ids(k)] if args.renderer == "blender" else [])
     asset_paths = {asset_id: str(library.path(asset_id)) for asset_id in used_ids}  # missing asset -> one-line error
-    out_dir = _prepare_out_dir(args.out)
+    out_dir = prepare_output_dir(args.out, subdir="shards")
     with DirLock(out_dir):  # one render per DIR: a second one is refused, not interleaved
         return _render_locked(args, out_dir, cfg, library, hdri_ids, used_ids, asset_paths, planned)
 
@@ -126,20 +126,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.samples:
         render["samples"] = args.samples
     return {"render": render} if render else {}
-
-
-def _prepare_out_dir(out: Path) -> Path:
-    out = out.expanduser().resolve()
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a directory")
-    try:
-        (out / "shards").mkdir(parents=True, exist_ok=True)
-        probe = out / "shards" / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
-    return out
 
 
 class _ProgressCounter:

@@ -180,6 +180,10 @@ def train_from_config(
 ) -> RunResult:
     """Validate, build, optionally resume, train; the process group is torn down at the end."""
     cfg.validate()
+    if DistInfo().is_main:  # a file, read-only or empty --out: one line now, not a traceback later
+        from synthhuman.outdir import prepare_output_dir
+
+        prepare_output_dir(cfg.out)
     if cfg.eval_data is not None:
         from synthhuman.formats.synthhuman_layout import resolve_source
 

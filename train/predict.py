@@ -20,6 +20,7 @@ from synthhuman.train.image_input import read_image
 
 from synthhuman.codecs import encode_exr, encode_png, quantise_unit, vector_exr_channels
 from synthhuman.errors import UserError
+from synthhuman.outdir import prepare_output_dir
 
 TASK_ORDER = ("depth", "normals", "alpha")
 CHANNELS = {"depth": 1, "normals": 3, "alpha": 1}
@@ -292,15 +293,7 @@ def output_stems(images: list[str]) -> list[str]:
 
 def prepare_out_dir(out_dir: str | Path) -> Path:
     """Create `out_dir` or say in one line why it cannot be written (a file, read-only, ...)."""
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".synthhuman-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"cannot write to --out {out}: {exc.strerror or exc}") from None
-    return out
+    return prepare_output_dir(out_dir)
 
 
 def predict_files(

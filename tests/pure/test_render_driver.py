@@ -423,3 +423,10 @@ def test_a_full_disk_stops_the_run_in_one_line_and_the_rerun_completes(small_fs,
     subprocess.run(["mount", "-o", "remount,size=16m", str(small_fs)], check=True)
     assert main(["render", "--renderer", "analytic", "--samples", "1", "--quiet", "--out", str(out), *args]) == 0
     assert all_keys(out) == [f"{i:09d}" for i in range(16)]
+
+
+def test_empty_out_is_refused_not_the_current_directory(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([*BASE, "--out", "", "--n", "2", "--workers", "0"]) == 2
+    assert "--out is empty" in capsys.readouterr().err
+    assert not (tmp_path / "shards").exists() and not (tmp_path / "dataset.json").exists()

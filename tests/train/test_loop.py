@@ -316,3 +316,24 @@ def test_ddp_epoch_length_from_shard_indexes(dataset: Path) -> None:
     assert epoch_steps(TrainConfig(data="pipe:cat a.tar", steps_per_epoch=5), world_size=4) == 5
     with pytest.raises(UserError, match="needs --steps-per-epoch"):
         epoch_steps(TrainConfig(data="pipe:cat a.tar"), world_size=2)
+
+
+@pytest.mark.parametrize("where", ["file", "under_file", "read_only", "empty"])
+def test_unwritable_train_out_is_one_line(dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                          monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """Issue 12 item 13: a file, a path under a file, a read-only place or an empty --out (which
+    meant the current directory) is refused in one line before any training."""
+    monkeypatch.chdir(tmp_path)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me")
+    out = {"file": a_file, "under_file": a_file / "run", "read_only": Path("/sys/synthhuman-test-run"),
+           "empty": ""}[where]
+    if where == "read_only" and Path(out).exists():
+        pytest.skip("/sys accepts new entries here")
+    argv = ["train", "--task", "depth", "--model", "small", "--data", str(dataset), "--out", str(out),
+            "--epochs", "1", "--batch-size", "2", "--image-size", "32", "--workers", "0"]
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("synthhuman: error:"), err
+    assert ("--out is empty" if where == "empty" else "--out") in err
+    assert a_file.read_text() == "keep me" and not (Path.cwd() / "checkpoints" / "last.pt").exists()

@@ -146,7 +146,7 @@ def test_unwritable_predict_out_is_one_line(checkpoint: Path, tmp_path: Path, ca
     a_file = tmp_path / "file"
     a_file.write_text("keep me")
     assert cli_main(predict(checkpoint, a_file, image)) == 2
-    assert "cannot write to --out" in _one_line_error(capsys) and a_file.read_text() == "keep me"
+    assert f"--out {a_file} exists and is not a directory" in _one_line_error(capsys) and a_file.read_text() == "keep me"
 
     blocked = tmp_path / "blocked"
     (blocked / "p_depth.exr").mkdir(parents=True)  # a directory where a file must go

@@ -72,11 +72,15 @@ def save_checkpoint(path: str | Path, model: nn.Module, **state: Any) -> Path:
         **state,
     }
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(payload, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk or an interrupt: no half-written file stays behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -94,8 +98,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise UserError(f"checkpoint not found: {path}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise UserError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from None
+    except Exception:  # torch's own message advises turning weights_only off: not for a stranger's file
+        raise UserError(f"{path} is not a synthhuman checkpoint (it does not load as safe PyTorch "
+                        "weights)") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{path} is not a synthhuman checkpoint")
     return payload

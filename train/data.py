@@ -324,16 +324,27 @@ class EpochLoader(DataLoader):
     def __iter__(self) -> Iterator[dict[str, Any]]:  # type: ignore[override]
         self.dataset.set_epoch(self._next_epoch)  # type: ignore[attr-defined]
         self._next_epoch += 1
+        batches = 0
         try:
-            yield from super().__iter__()
+            for batch in super().__iter__():
+                batches += 1
+                yield batch
         except UserError as exc:  # re-raised from a worker with its traceback in the message
             lines = [line for line in str(exc).splitlines() if line.strip()]
             raise UserError(lines[-1].split("UserError: ", 1)[-1] if lines else "data loading failed") from None
+        total = getattr(self.dataset, "num_samples", None)
+        if batches == 0 and self.drop_last and self.num_workers > 1 and total and total >= (self.batch_size or 1):
+            # Each worker batches its own shards and drops its partial batch: say so, not "too few samples".
+            raise UserError(f"no full batch of {self.batch_size}: the {total} samples are split over "
+                            f"{self.num_workers} loader workers, and each drops its last partial batch; "
+                            "use fewer --workers or a smaller --batch-size")
 
 
 def make_loader(source: str, cfg: DataConfig, batch_size: int, num_workers: int, train: bool) -> EpochLoader:
     """Batches of the dict described in the module doc. Train mode drops the last partial batch."""
     dataset = build_dataset(source, cfg, train)
+    if isinstance(dataset, ShardDataset):
+        num_workers = min(num_workers, len(dataset.urls))  # a worker gets whole shards: extras sit idle
     return EpochLoader(
         dataset,
         batch_size=batch_size,

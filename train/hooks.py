@@ -71,6 +71,9 @@ class Checkpointer(HookBase):
         self.keep = keep
         self.extra = extra or {}  # e.g. the TrainConfig, stored for evaluate/export provenance
         self.saved: list[Path] = []
+        # A run killed while writing leaves `*.pt.tmp` / `last.pt.link`: never valid, remove them.
+        for leftover in [*self.directory.glob("*.pt.tmp"), self.directory / "last.pt.link"]:
+            leftover.unlink(missing_ok=True)
 
     @property
     def last(self) -> Path:

@@ -266,3 +266,17 @@ def test_ranks_split_training_data_but_an_unsplit_loader_sees_everything(dataset
             whole = keys_of(all_batches(source, cfg=DataConfig(image_size=H, augment=False, split_across_ranks=False)))
             assert len(whole) == count and len(set(whole)) == count
         assert parts[0].isdisjoint(parts[1]) and len(parts[0] | parts[1]) == count
+
+
+def test_no_full_batch_per_worker_is_explained(tmp_path: Path):
+    """Unclear message (issue 12): 8 samples in shards of 3, 3, 2, batch 4, 3 workers: every
+    worker holds under a batch. Say that, not 'fewer samples than a batch?'."""
+    for shard_id, count in enumerate((3, 3, 2)):
+        writer = ShardWriter(tmp_path / "shards", shard_id)
+        for i in range(count):
+            writer.add(encode_sample(portrait_person(shard_id * 3 + i)))
+        writer.commit([], {})
+    loader = make_loader(str(tmp_path), DataConfig(image_size=H), batch_size=4, num_workers=3, train=True)
+    with pytest.raises(UserError, match="split over 3 loader workers, and each drops its last partial batch"):
+        list(loader)
+    assert make_loader(str(tmp_path), DataConfig(image_size=H), 4, 8, True).num_workers == 3  # one per shard

@@ -337,3 +337,32 @@ def test_unwritable_train_out_is_one_line(dataset: Path, tmp_path: Path, capsys:
     assert len(err.splitlines()) == 1 and err.startswith("synthhuman: error:"), err
     assert ("--out is empty" if where == "empty" else "--out") in err
     assert a_file.read_text() == "keep me" and not (Path.cwd() / "checkpoints" / "last.pt").exists()
+
+
+class _NotWeights:
+    """Pickled by torch.save, refused by weights_only loading: what a stranger's file may hold."""
+
+
+@pytest.mark.parametrize("content", ["garbage", "pickle"])
+def test_a_non_checkpoint_file_is_named_not_torch_advice(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                         content: str) -> None:
+    """Unclear message (issue 12): torch's error advised setting weights_only=False."""
+    bad = tmp_path / "model.pt"
+    if content == "garbage":
+        bad.write_bytes(b"\x00not a checkpoint" * 50)
+    else:
+        torch.save({"x": _NotWeights()}, bad)
+    assert cli_main(["evaluate", "--checkpoint", str(bad), "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"synthhuman: error: {bad} is not a synthhuman checkpoint (it does not load as safe PyTorch weights)"
+    assert "weights_only" not in err
+
+
+def test_a_killed_run_s_half_written_checkpoint_is_removed(dataset: Path, tmp_path: Path) -> None:
+    """Unclear message (issue 12): a leftover last.pt.tmp was never removed."""
+    out = tmp_path / "run"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "checkpoints" / "last.pt.tmp").write_bytes(b"half")
+    (out / "checkpoints" / "epoch-0001.pt.tmp").write_bytes(b"half")
+    train_from_config(tiny_config(dataset, out, epochs=1), progress=False)
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["epoch-0001.pt", "last.pt"]

@@ -6,7 +6,13 @@ here, explicitly, with its own dtype.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import OpenEXR
@@ -60,9 +66,53 @@ def encode_exr(channels: dict[str, np.ndarray], dtype: str = "float32") -> bytes
 
 
 def decode_exr(data: bytes) -> dict[str, np.ndarray]:
-    """Decode an EXR's first part into a dict of (H, W) channel arrays (dtype as stored)."""
-    with OpenEXR.File(io.BytesIO(data), separate_channels=True) as exr:
-        return {name: np.array(channel.pixels) for name, channel in exr.channels().items()}
+    """Decode an EXR's first part into a dict of (H, W) channel arrays (dtype as stored).
+
+    OpenEXR prints its own lines on file descriptors 1 and 2 when data is corrupt; they are
+    captured and put into the raised error instead, so a user sees one line, not a C log.
+    """
+    with _c_output_captured() as captured:
+        try:
+            with OpenEXR.File(io.BytesIO(data), separate_channels=True) as exr:
+                return {name: np.array(channel.pixels) for name, channel in exr.channels().items()}
+        except Exception as exc:
+            detail = captured()
+            raise ValueError(f"{exc}{f' ({detail})' if detail else ''}") from None
+
+
+_SINK: list[Any] = []  # one temp file per process receives OpenEXR's C-level lines
+
+
+@contextlib.contextmanager
+def _c_output_captured() -> Iterator[Callable[[], str]]:
+    """Within: fds 1 and 2 go to a temp file; yields a function giving the most telling line."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = [os.dup(1), os.dup(2)]
+    except (OSError, ValueError):  # no usable fds (embedded interpreters): capture nothing
+        yield lambda: ""
+        return
+    if not _SINK:
+        _SINK.append(tempfile.TemporaryFile())
+    sink = _SINK[0]
+    sink.seek(0)
+    sink.truncate()
+    os.dup2(sink.fileno(), 1)
+    os.dup2(sink.fileno(), 2)
+
+    def telling_line() -> str:
+        sink.seek(0)
+        lines = sink.read(4096).decode(errors="replace").strip().splitlines()
+        errors = [line for line in lines if "EXR_ERR" in line] or lines
+        return errors[0].split(": ", 1)[-1] if errors else ""
+
+    try:
+        yield telling_line
+    finally:
+        for fd, copy in zip((1, 2), saved, strict=True):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def read_exr_file(path: str) -> dict[str, np.ndarray]:

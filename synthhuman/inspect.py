@@ -40,6 +40,7 @@ from synthhuman.shards import (
     index_path,
     iter_records,
     list_shards,
+    load_index,
     read_index,
     record_crc_problem,
     shard_hash_problem,
@@ -300,6 +301,9 @@ def _complete_shards(out_dir: Path, result: InspectResult) -> list[tuple[Path, S
         index = read_index(tar_path)
         if index is not None:
             complete.append((tar_path, index))
+        elif index_path(tar_path).exists() and load_index(tar_path) is None:
+            raise UserError(f"corrupt index {index_path(tar_path)}: not a shard index (unreadable JSON "
+                            "or fields); re-run render on this DIR to re-render its shard")
         elif index_path(tar_path).exists():
             raise UserError(f"corrupt shard {tar_path}: its index does not match the tar "
                             f"({tar_path.stat().st_size} bytes; truncated or overwritten?)")

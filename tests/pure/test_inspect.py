@@ -299,3 +299,13 @@ def run_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
     from synthhuman import cli
 
     return cli.main(argv)
+
+
+@pytest.mark.parametrize("garbage", ["{not json", '{"keys": 3}'])
+def test_a_garbage_index_is_blamed_on_the_index(tmp_path: Path, garbage: str) -> None:
+    """Unclear message (issue 12): an unreadable index was reported as a truncated tar."""
+    out = make_dataset(tmp_path)
+    ipath = index_path(list_shards(out)[0])
+    ipath.write_text(garbage)
+    with pytest.raises(UserError, match=f"corrupt index {ipath}: not a shard index"):
+        inspect_dataset(out, progress=False)

@@ -146,3 +146,28 @@ def test_sample_framing_reads_the_json_or_the_spec():
     assert sample_framing({"framing": "full", "spec": None}) == "full"
     assert sample_framing({"spec": {"camera": {"framing": "selfie"}}}) == "unknown"
     assert sample_framing({}) == "unknown"
+
+
+CORRUPT_EXR_DECODE = """
+import numpy as np
+from synthhuman.codecs import decode_exr, encode_exr
+data = bytearray(encode_exr({"Y": np.add.outer(np.arange(64), np.arange(64)).astype(np.float32) / 128}))
+for at in range(len(data) // 2, len(data) // 2 + 40, 3):  # inside the compressed pixel data
+    data[at] ^= 0xFF
+try:
+    decode_exr(bytes(data))
+except ValueError as exc:
+    print("raised:", exc)
+"""
+
+
+def test_openexr_c_lines_do_not_reach_stderr():
+    """Unclear message (issue 12): OpenEXR printed its own lines (stdout and stderr) for a
+    corrupt EXR. They go into the one-line error instead."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", CORRUPT_EXR_DECODE], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0].startswith("raised:") and "EXR_ERR_CORRUPT_CHUNK" in run.stdout
+    assert len(run.stdout.splitlines()) == 1 and run.stderr == "", (run.stdout, run.stderr)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,6 +15,8 @@ from typing import Any
 import numpy as np
 import OpenEXR
 from PIL import Image
+
+from synthhuman.native_output import fds_redirected
 
 EXR_DTYPES = {"float32": np.float32, "float16": np.float16}
 
@@ -86,20 +86,11 @@ _SINK: list[Any] = []  # one temp file per process receives OpenEXR's C-level li
 @contextlib.contextmanager
 def _c_output_captured() -> Iterator[Callable[[], str]]:
     """Within: fds 1 and 2 go to a temp file; yields a function giving the most telling line."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        saved = [os.dup(1), os.dup(2)]
-    except (OSError, ValueError):  # no usable fds (embedded interpreters): capture nothing
-        yield lambda: ""
-        return
     if not _SINK:
         _SINK.append(tempfile.TemporaryFile())
     sink = _SINK[0]
     sink.seek(0)
     sink.truncate()
-    os.dup2(sink.fileno(), 1)
-    os.dup2(sink.fileno(), 2)
 
     def telling_line() -> str:
         sink.seek(0)
@@ -107,12 +98,8 @@ def _c_output_captured() -> Iterator[Callable[[], str]]:
         errors = [line for line in lines if "EXR_ERR" in line] or lines
         return errors[0].split(": ", 1)[-1] if errors else ""
 
-    try:
+    with fds_redirected(sink):
         yield telling_line
-    finally:
-        for fd, copy in zip((1, 2), saved, strict=True):
-            os.dup2(copy, fd)
-            os.close(copy)
 
 
 def read_exr_file(path: str) -> dict[str, np.ndarray]:

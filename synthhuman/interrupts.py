@@ -15,11 +15,12 @@ turns it into exit 130 with finished shards kept.
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+
+from synthhuman.native_output import write_to_terminal
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -34,7 +35,7 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     if _State.deferring:
         if _State.pending is None:
             name = signal.Signals(signum).name
-            print(f"\nsynthhuman: {name}: stopping after the current sample", file=sys.stderr, flush=True)
+            write_to_terminal(f"\nsynthhuman: {name}: stopping after the current sample\n")
         _State.pending = signum
         return
     raise KeyboardInterrupt

@@ -9,6 +9,7 @@ in-process (``--workers 0``); the code path is the same.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import traceback
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 from synthhuman.config import SamplingConfig
 from synthhuman.errors import RendererUnavailable, is_out_of_space, out_of_space
 from synthhuman.interrupts import deferred_stop
+from synthhuman.native_output import fds_redirected
 from synthhuman.sample import RenderedSample, sample_framing
 from synthhuman.sampling import sample_scene
 from synthhuman.shards import SampleFailure, ShardWriter, encode_sample
@@ -78,6 +80,7 @@ class ShardWorker:
         self.settings = settings
         self.renderer: Renderer | None = None
         self.samples_rendered = 0
+        self._log: Any = None  # DIR/logs/render-<host>-<pid>.log, opened on first use
 
     def render_shard(self, task: ShardTask, on_sample: Callable[[int, bool], None] | None = None) -> ShardResult:
         """Render every index of ``task`` into ``shards/shard-XXXXXX.tar`` (temp name, then rename)."""
@@ -121,7 +124,7 @@ class ShardWorker:
         for _attempt in range(s.max_attempts):
             renderer = self._live_renderer()  # RendererUnavailable stops the run: no sample could succeed
             try:
-                with deferred_stop():  # Ctrl-C inside Blender would be swallowed: stop after the sample
+                with deferred_stop(), self._native_output():  # Ctrl-C inside Blender would be swallowed
                     return renderer.render_sample(spec, export_mesh=s.export_mesh), None
             except Exception as exc:
                 if is_out_of_space(exc):  # not this sample's fault: retrying cannot help
@@ -133,11 +136,23 @@ class ShardWorker:
     def _live_renderer(self) -> Renderer:
         if self.renderer is None:
             try:
-                self.renderer = make_renderer(self.settings)
+                with self._native_output():
+                    self.renderer = make_renderer(self.settings)
             except ImportError as exc:
                 raise RendererUnavailable(f"the {self.settings.renderer} renderer needs {exc.name or exc}: "
                                           "install with bash scripts/install.sh") from None
         return self.renderer
+
+    def _native_output(self) -> contextlib.AbstractContextManager[Any]:
+        """Blender's, Cycles' and Warp's own prints (`Fra:` lines, CUDA probes) go to
+        DIR/logs/render-<host>-<pid>.log, not the user's terminal; kept for debugging a crash."""
+        if self.settings.renderer != "blender":
+            return contextlib.nullcontext()
+        if self._log is None:
+            logs = Path(self.settings.out_dir) / "logs"
+            logs.mkdir(parents=True, exist_ok=True)
+            self._log = open(logs / f"render-{os.uname().nodename}-{os.getpid()}.log", "ab")  # noqa: SIM115
+        return fds_redirected(self._log)
 
     def _reset_renderer(self) -> None:
         """A failed render may leave the scene in a bad state: rebuild it for the retry."""
@@ -148,7 +163,11 @@ class ShardWorker:
                 self.renderer = None
 
     def close(self) -> None:
-        self._reset_renderer()
+        with self._native_output():
+            self._reset_renderer()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
 
 def _accumulate(total: dict[str, float], timings: dict[str, float]) -> None:

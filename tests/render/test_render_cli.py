@@ -115,3 +115,16 @@ def test_ctrl_c_stops_an_in_process_blender_render(tmp_path):
     resumed = run_cli(*args)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert [s.key for p in list_shards(out) for s in iter_samples(p)] == [f"{i:09d}" for i in range(6)]
+
+
+def test_quiet_render_prints_nothing_of_blender_or_warp(tmp_path):
+    """Unclear message (issue 12): Blender's `Fra:` lines and Warp's CUDA probe reached the
+    terminal despite --quiet. They go to DIR/logs/ instead; only our own lines are printed."""
+    out = tmp_path / "out"
+    result = run_cli("render", "--out", str(out), "--n", "1", "--resolution", "64x48", "--samples", "1",
+                     "--workers", "0", "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout == ""
+    assert all(line.startswith(("0 shard(s)", "rendered ", "dataset: ")) for line in result.stderr.splitlines()), result.stderr
+    (log,) = (out / "logs").glob("render-*.log")
+    assert "Warp " in log.read_text(errors="replace")  # the libraries' own lines, kept for debugging

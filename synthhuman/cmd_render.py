@@ -141,6 +141,10 @@ class _ProgressCounter:
             self.bar.set_postfix(failed=self.failed, refresh=False)
         self.bar.update(1)
 
+    def rewind(self, n: int) -> None:
+        """A dead worker's samples will be rendered again: stop counting them as done."""
+        self.bar.update(-n)
+
 
 class _NoBar:
     def update(self, n: int) -> None:

@@ -124,6 +124,14 @@ def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSetting
     in_flight: dict[Any, tuple[Any, ShardTask]] = {}
     idle: list[Any] = []
     rendered: dict[Any, int] = {}
+    shard_size = max(len(t.indices) for t in tasks) if tasks else 1
+    reported: dict[int, int] = {}  # shard id -> samples the bar counted for its current attempt
+
+    def count(index: int, ok: bool) -> None:
+        shard_id = index // shard_size
+        reported[shard_id] = reported.get(shard_id, 0) + 1
+        progress(index, ok)
+
     try:
         while queue or in_flight:
             while queue and len(in_flight) < pool.workers:
@@ -132,7 +140,7 @@ def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSetting
                 attempts[task.shard_id] = attempts.get(task.shard_id, 0) + 1
                 in_flight[actor.render_shard.remote(task)] = (actor, task)
             done, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.5)
-            _drain(events, progress, Empty)
+            _drain(events, count, Empty)
             for ref in done:
                 actor, task = in_flight.pop(ref)
                 try:
@@ -142,10 +150,19 @@ def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSetting
                         raise UserError(str(exc.cause)) from None  # e.g. no GPU: every retry would fail too
                     ray.kill(actor)
                     rendered.pop(actor, None)
+                    _drain(events, count, Empty)  # what it reported before dying, then take it back
+                    counted = reported.pop(task.shard_id, 0)
+                    if counted and hasattr(progress, "rewind"):
+                        progress.rewind(counted)  # type: ignore[attr-defined]
+                    cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     if attempts[task.shard_id] < pool.max_shard_attempts:
                         queue.append(task)
+                        _note(f"a render worker died on shard {task.shard_id} ({cause}); "
+                              f"re-queued it (attempt {attempts[task.shard_id] + 1} of {pool.max_shard_attempts})")
                     else:
-                        report.shards_failed[task.shard_id] = str(exc).splitlines()[0]
+                        report.shards_failed[task.shard_id] = cause
+                        _note(f"a render worker died on shard {task.shard_id} ({cause}); "
+                              f"giving up on it after {pool.max_shard_attempts} attempts")
                     continue
                 rendered[actor] = rendered.get(actor, 0) + len(task.indices)
                 if rendered[actor] >= pool.recycle_every:
@@ -153,12 +170,22 @@ def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSetting
                     rendered.pop(actor)
                 else:
                     idle.append(actor)
-        _drain(events, progress, Empty)
+        _drain(events, count, Empty)
     finally:  # on an interrupt too: no actor outlives the run (their .tmp files go on resume)
         for actor in idle + [actor for actor, _ in in_flight.values()]:
             ray.kill(actor)
         events.shutdown()
     return report
+
+
+def _note(message: str) -> None:
+    """A line for the user that does not break a progress bar on the same terminal."""
+    try:
+        from tqdm import tqdm
+
+        tqdm.write(f"synthhuman: {message}", file=sys.stderr)
+    except ImportError:
+        print(f"synthhuman: {message}", file=sys.stderr)
 
 
 def _fit_pool_to_cluster(pool: PoolSettings, resources: dict[str, float]) -> PoolSettings:

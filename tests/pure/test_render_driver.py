@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -430,3 +431,28 @@ def test_empty_out_is_refused_not_the_current_directory(tmp_path, capsys, monkey
     assert main([*BASE, "--out", "", "--n", "2", "--workers", "0"]) == 2
     assert "--out is empty" in capsys.readouterr().err
     assert not (tmp_path / "shards").exists() and not (tmp_path / "dataset.json").exists()
+
+
+def test_a_dead_ray_worker_is_announced_and_not_double_counted(tmp_path, capsys):
+    """Unclear message (issue 12): after an actor died the bar counted its shard twice (8/6) and
+    nothing said a worker had died."""
+    pytest.importorskip("ray")
+    import re
+
+    import ray
+
+    ray.shutdown()
+    root = str(Path(__file__).resolve().parents[2])
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, runtime_env={
+        "worker_process_setup_hook": "tests.pure.ray_crash_hook.install",
+        "env_vars": {"SYNTHHUMAN_TEST_CRASH_MARKER": str(tmp_path / "crashed"), "PYTHONPATH": root},
+    })
+    try:
+        args = [a for a in BASE if a != "--quiet"]
+        assert main([*args, "--out", str(tmp_path / "out"), "--n", "6", "--shard-size", "3", "--workers", "1"]) == 0
+    finally:
+        ray.shutdown()
+    err = capsys.readouterr().err
+    assert "synthhuman: a render worker died on shard 1 (" in err and "re-queued it (attempt 2 of" in err
+    counts = [int(n) for n in re.findall(r"\| *(\d+)/6 \[", err)]
+    assert counts and max(counts) == 6 and counts[-1] == 6, counts

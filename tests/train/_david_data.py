@@ -8,6 +8,7 @@ image carries the information every task needs. Framing cycles face / upper / fu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -54,13 +55,48 @@ def analytic_sample(index: int, height: int = 64, width: int = 48, seed: int = 0
     )
 
 
+def tilted_card_sample(index: int, height: int = 64, width: int = 48, seed: int = 0) -> RenderedSample:
+    """An elliptical card tilted towards a random direction: the silhouette says nothing about
+    which side is nearer (the per-pixel mean over many cards is flat), the shading does.
+
+    Depth is a plane through the card's centre, 0.25 to 0.5 m nearer on one side than the
+    other; normals are that plane's; RGB shades them with the three coloured lights of
+    `analytic_sample`, so the colour tells the tilt. Issue 18's regression set.
+    """
+    rng = np.random.default_rng([seed, index, 18])
+    cx, cy = width / 2 + rng.uniform(-3, 3), height / 2 + rng.uniform(-3, 3)
+    ax, ay = rng.uniform(0.3, 0.42) * width, rng.uniform(0.3, 0.42) * height
+    v, u = np.mgrid[0:height, 0:width] + 0.5
+    r = np.sqrt(((u - cx) / ax) ** 2 + ((v - cy) / ay) ** 2)
+    alpha = np.clip((1 - r) * min(ax, ay) / 1.5 + 0.5, 0, 1).astype(np.float32)
+    inside = r < 1
+    angle, spread = rng.uniform(0, 2 * np.pi), rng.uniform(0.25, 0.5)  # metres across the card
+    focal, distance = 60.0, rng.uniform(1.5, 2.5)
+    # Slope of depth per pixel along x (right) and y (down): dz/du, dz/dv.
+    du, dv = spread * np.cos(angle) / (2 * ax), spread * np.sin(angle) / (2 * ay)
+    depth = np.where(inside, distance + du * (u - cx) + dv * (v - cy), 0).astype(np.float32)
+    # Camera frame x right, y up, z towards the camera: the plane z_cam = -depth has normal
+    # (dz/dx, dz/dy, 1) with dz/dx = du * focal / distance, dz/dy = -dv * focal / distance.
+    n = np.array([du * focal / distance, -dv * focal / distance, 1.0])
+    normal = np.where(inside[..., None], n / np.linalg.norm(n), 0).astype(np.float32)
+    albedo = rng.uniform(0.6, 0.9)
+    fg = albedo * (0.1 + 0.9 * (normal + 1) / 2)
+    bg = rng.uniform(0, 1, 3) * (0.5 + 0.5 * v[..., None] / height)
+    rgb = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg) * 255
+    meta = {"framing": FRAMINGS[index % 3], "K": [[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]],
+            "cam_to_world": np.eye(4).tolist()}
+    return RenderedSample(key=f"{index:06d}", rgb=np.round(rgb).astype(np.uint8), alpha=alpha, depth=depth,
+                          normal=normal, meta=meta)
+
+
 def make_dataset(
-    root: Path, count: int = 8, per_shard: int = 4, height: int = 64, width: int = 48, seed: int = 0
+    root: Path, count: int = 8, per_shard: int = 4, height: int = 64, width: int = 48, seed: int = 0,
+    sample: Callable[..., RenderedSample] = analytic_sample,
 ) -> Path:
     """Write `count` samples into `root/shards/shard-*.tar` (+ index files); returns `root`."""
     for shard_id, start in enumerate(range(0, count, per_shard)):
         writer = ShardWriter(Path(root) / "shards", shard_id)
         for index in range(start, min(start + per_shard, count)):
-            writer.add(encode_sample(analytic_sample(index, height, width, seed)))
+            writer.add(encode_sample(sample(index, height, width, seed)))
         writer.commit([], {})
     return Path(root)

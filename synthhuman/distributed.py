@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable
+from array import array
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from synthhuman.errors import UserError
 from synthhuman.shards import SampleFailure, read_index, shard_hash_problem, shard_name
@@ -48,21 +50,61 @@ class RunReport:
 MAX_SAMPLES = 10**9  # keys are zero-padded to 9 digits (spec.sample_key)
 
 
-def plan_shards(n: int, shard_size: int) -> list[ShardTask]:
-    """Indices 0..n-1 in consecutive shards of ``shard_size`` (the last may be shorter)."""
+class ShardPlan(Sequence[ShardTask]):
+    """Indices 0..n-1 in consecutive shards of `shard_size` (the last may be shorter), made on
+    demand: planning 300M samples holds two integers, not 300k task objects."""
+
+    def __init__(self, n: int, shard_size: int) -> None:
+        self.n, self.shard_size = n, shard_size
+
+    def __len__(self) -> int:
+        return -(-self.n // self.shard_size)
+
+    @overload
+    def __getitem__(self, i: int) -> ShardTask: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[ShardTask]: ...
+    def __getitem__(self, i: int | slice) -> ShardTask | list[ShardTask]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        start = i * self.shard_size
+        return ShardTask(shard_id=i, indices=range(start, min(start + self.shard_size, self.n)))
+
+
+class TaskSubset(Sequence[ShardTask]):
+    """Some shards of a plan, by id (an int64 array: 8 bytes per shard)."""
+
+    def __init__(self, plan: Sequence[ShardTask], ids: array) -> None:
+        self.plan, self.ids = plan, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self.plan[j] for j in self.ids[i]]
+        return self.plan[self.ids[i]]
+
+    def samples(self) -> int:
+        return sum(len(self.plan[j].indices) for j in self.ids)
+
+
+def plan_shards(n: int, shard_size: int) -> ShardPlan:
+    """The checked plan of a run (see ShardPlan); bad --n / --shard-size are one-line errors."""
     if n <= 0:
         raise UserError(f"--n must be > 0, got {n}")
     if n > MAX_SAMPLES:
         raise UserError(f"--n must be <= {MAX_SAMPLES:,} (sample keys have 9 digits), got {n:,}")
     if shard_size <= 0:
         raise UserError(f"--shard-size must be > 0, got {shard_size}")
-    return [
-        ShardTask(shard_id=i, indices=range(start, min(start + shard_size, n)))
-        for i, start in enumerate(range(0, n, shard_size))
-    ]
+    return ShardPlan(n, shard_size)
 
 
-def pending_tasks(out_dir: Path, tasks: list[ShardTask]) -> tuple[list[ShardTask], list[int], list[int]]:
+def pending_tasks(out_dir: Path, tasks: Sequence[ShardTask]) -> tuple[TaskSubset, array, list[int]]:
     """Tasks whose shard is not complete with exactly the planned keys; the skipped ids; and
     the ids of finished shards whose bytes no longer match their index's sha256.
 
@@ -75,23 +117,21 @@ def pending_tasks(out_dir: Path, tasks: list[ShardTask]) -> tuple[list[ShardTask
     shard_dir = Path(out_dir) / "shards"
     for tmp in shard_dir.glob("*.tmp"):
         tmp.unlink()
-    todo, skipped, corrupt = [], [], []
+    todo, skipped, corrupt = array("q"), array("q"), []
     for task in tasks:
         tar_path = shard_dir / f"{shard_name(task.shard_id)}.tar"
         index = read_index(tar_path)
         if index is not None and shard_hash_problem(tar_path, index):
             corrupt.append(task.shard_id)
             index = None
-        planned = [sample_key(i) for i in task.indices]
-        recorded = sorted(index.keys + [f.key for f in index.failures]) if index else None
-        if recorded == planned and not index.failures:
+        if index is not None and not index.failures and sorted(index.keys) == [sample_key(i) for i in task.indices]:
             skipped.append(task.shard_id)
         else:
-            todo.append(task)
-    return todo, skipped, corrupt
+            todo.append(task.shard_id)  # no index (the common case of a fresh run: no keys built)
+    return TaskSubset(tasks, todo), skipped, corrupt
 
 
-def run_shards(settings: RunSettings, tasks: list[ShardTask], pool: PoolSettings, progress: ProgressFn) -> RunReport:
+def run_shards(settings: RunSettings, tasks: Sequence[ShardTask], pool: PoolSettings, progress: ProgressFn) -> RunReport:
     report = RunReport()
     if pool.workers == 0:
         worker = ShardWorker(settings)
@@ -111,7 +151,7 @@ def _record(report: RunReport, result: ShardResult) -> None:
     report.stats.append(result.stats)
 
 
-def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSettings, progress: ProgressFn, report: RunReport) -> RunReport:
+def _run_on_ray(settings: RunSettings, tasks: Sequence[ShardTask], pool: PoolSettings, progress: ProgressFn, report: RunReport) -> RunReport:
     import ray
     from ray.util.queue import Empty, Queue
 
@@ -119,12 +159,13 @@ def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSetting
     pool = _fit_pool_to_cluster(pool, ray.cluster_resources())
     actor_cls = ray.remote(_RayShardWorker).options(num_cpus=pool.cpus_per_worker, num_gpus=pool.gpus_per_worker)
     events = Queue(actor_options={"num_cpus": 0})
-    queue = list(tasks)
+    fresh = iter(tasks)  # never materialised: a 300M-sample plan stays lazy
+    retries: deque[ShardTask] = deque()
     attempts: dict[int, int] = {}
     in_flight: dict[Any, tuple[Any, ShardTask]] = {}
     idle: list[Any] = []
     rendered: dict[Any, int] = {}
-    shard_size = max(len(t.indices) for t in tasks) if tasks else 1
+    shard_size = len(tasks[0].indices) if len(tasks) else 1  # every shard but the last is this long
     reported: dict[int, int] = {}  # shard id -> samples the bar counted for its current attempt
 
     def count(index: int, ok: bool) -> None:
@@ -133,10 +174,14 @@ def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSetting
         progress(index, ok)
 
     try:
-        while queue or in_flight:
-            while queue and len(in_flight) < pool.workers:
+        upcoming = next(fresh, None)
+        while upcoming is not None or retries or in_flight:
+            while (upcoming is not None or retries) and len(in_flight) < pool.workers:
                 actor = idle.pop() if idle else actor_cls.remote(settings, events)
-                task = queue.pop(0)
+                if retries:
+                    task = retries.popleft()
+                else:
+                    task, upcoming = upcoming, next(fresh, None)
                 attempts[task.shard_id] = attempts.get(task.shard_id, 0) + 1
                 in_flight[actor.render_shard.remote(task)] = (actor, task)
             done, _ = ray.wait(list(in_flight), num_returns=1, timeout=0.5)
@@ -145,6 +190,8 @@ def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSetting
                 actor, task = in_flight.pop(ref)
                 try:
                     _record(report, ray.get(ref))
+                    attempts.pop(task.shard_id, None)  # only shards in progress are tracked
+                    reported.pop(task.shard_id, None)
                 except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
                     if isinstance(getattr(exc, "cause", None), UserError):
                         raise UserError(str(exc.cause)) from None  # e.g. no GPU: every retry would fail too
@@ -156,7 +203,7 @@ def _run_on_ray(settings: RunSettings, tasks: list[ShardTask], pool: PoolSetting
                         progress.rewind(counted)  # type: ignore[attr-defined]
                     cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     if attempts[task.shard_id] < pool.max_shard_attempts:
-                        queue.append(task)
+                        retries.append(task)
                         _note(f"a render worker died on shard {task.shard_id} ({cause}); "
                               f"re-queued it (attempt {attempts[task.shard_id] + 1} of {pool.max_shard_attempts})")
                     else:

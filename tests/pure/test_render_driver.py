@@ -267,7 +267,24 @@ def test_absurd_n_is_refused_and_a_large_plan_is_small(capsys):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert len(tasks) == 300_000 and list(tasks[-1].indices)[-1] == 299_999_999
-    assert peak < 200e6  # ~80 MB measured; eager tuples of every index needed ~12 GB
+    assert tasks[7].indices == range(7000, 8000) and tasks[-1].shard_id == 299_999
+    assert peak < 100e3  # lazy: eager tuples of every index needed ~12 GB, a list of ranges ~80 MB
+
+
+def test_resume_planning_of_300m_samples_stays_small(tmp_path):
+    """Issue 12 item 14: what a fresh 300M-sample run holds to know its pending shards."""
+    import tracemalloc
+
+    from synthhuman.distributed import pending_tasks, plan_shards
+
+    (tmp_path / "shards").mkdir()
+    tracemalloc.start()
+    todo, skipped, corrupt = pending_tasks(tmp_path, plan_shards(300_000_000, 10_000))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(todo) == 30_000 and len(skipped) == 0 and corrupt == []
+    assert todo[-1].indices == range(299_990_000, 300_000_000)
+    assert peak < 4e6  # ~2 MB measured: 8 bytes per pending shard id, no sample keys for absent shards
 
 
 def flip_byte_in_member(tar_path, suffix: str) -> str:

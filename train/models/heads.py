@@ -19,6 +19,12 @@ class Head(nn.Module):
       - depth: none. DPT ends in ReLU because it predicts non-negative inverse depth; our relative
         depth is compared after a least-squares scale and shift, so a ReLU would only clip
         (and stop gradients for) pixels the alignment could have used.
+
+    The depth head's hidden activation is a leaky ReLU (slope 0.1), not DPT's ReLU. Issue 18:
+    in multi-task training all hidden ReLUs of the small model's depth head died within 90
+    steps; a dead head outputs a constant, and a constant gets exactly zero gradient from the
+    scale-and-shift-aligned loss (the fit is s = 0), so it never recovered and depth stayed
+    at the constant baseline. A leaky unit always passes some gradient.
     """
 
     def __init__(self, task: str, features: int, hidden: int = 32) -> None:
@@ -28,7 +34,7 @@ class Head(nn.Module):
         self.task = task
         self.conv1 = nn.Conv2d(features, features // 2, 3, padding=1)
         self.conv2 = nn.Conv2d(features // 2, hidden, 3, padding=1)
-        self.act = nn.ReLU()
+        self.act = nn.LeakyReLU(0.1) if task == "depth" else nn.ReLU()
         self.out = nn.Conv2d(hidden, HEAD_CHANNELS[task], 1)
 
     def forward(self, d: Tensor, size: tuple[int, int]) -> Tensor:

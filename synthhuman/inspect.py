@@ -43,7 +43,7 @@ from synthhuman.shards import (
     load_index,
     read_index,
     record_crc_problem,
-    shard_hash_problem,
+    shard_bytes_changed,
 )
 from synthhuman.spec import SceneSpec, sample_key
 
@@ -345,7 +345,7 @@ def _inspect_shard(tar_path: Path, index: ShardIndex, contact_rows: int,
     result.problems += [f"{name}: {p}" for p in check_index(index, tar_keys)]
     if not index.sha256:
         result.warnings.append(f"{name}: written before content hashes were recorded; its bytes cannot be verified")
-    elif shard_hash_problem(tar_path, index):
+    elif shard_bytes_changed(tar_path, index):
         result.problems.append(f"{name}: the tar's sha256 differs from its index (bytes changed after writing)")
     result.failures += [f"{name} / {f.key}: {f.error} (after {f.attempts} attempts)" for f in index.failures]
     return result

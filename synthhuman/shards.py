@@ -16,6 +16,7 @@ catch what a size cannot (a flipped byte): resume re-renders a shard whose sha25
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from synthhuman.assets import file_sha256
 from synthhuman.codecs import (
     SCALAR_CHANNEL,
     decode_exr,
@@ -204,10 +206,8 @@ class ShardWriter:
     def abort(self) -> None:
         """Remove the temp file, whatever state the writer is in (a full disk fails the close)."""
         for close in (self._tar.close, self._file.close):
-            try:
+            with contextlib.suppress(OSError):
                 close()
-            except OSError:
-                pass
         self.tmp_path.unlink(missing_ok=True)
 
 
@@ -226,19 +226,9 @@ class _HashingWriter:
         return self._file.tell()
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def shard_hash_problem(tar_path: Path, index: ShardIndex) -> str | None:
-    """Why the tar's bytes are not the ones its index recorded, or None (also for unhashed shards)."""
-    if index.sha256 and file_sha256(tar_path) != index.sha256:
-        return f"corrupt shard {tar_path}: sha256 differs from its index (bytes changed after writing)"
-    return None
+def shard_bytes_changed(tar_path: Path, index: ShardIndex) -> bool:
+    """The tar's sha256 is not the one its index recorded (False for shards written unhashed)."""
+    return bool(index.sha256) and file_sha256(tar_path) != index.sha256
 
 
 def record_crc_problem(record: dict[str, Any], index: ShardIndex | None) -> str | None:
@@ -302,7 +292,7 @@ def read_index(tar_path: Path, verify: bool = False) -> ShardIndex | None:
         return None
     if index.tar_bytes != Path(tar_path).stat().st_size:
         return None
-    if verify and shard_hash_problem(Path(tar_path), index):
+    if verify and shard_bytes_changed(Path(tar_path), index):
         return None
     return index
 

@@ -11,6 +11,7 @@ import argparse
 import re
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _render_locked(args: argparse.Namespace, out_dir: Path, cfg: Any, library: Any, hdri_ids: list[str],
-                   used_ids: list[str], asset_paths: dict[str, str], planned: list[Any]) -> int:
+                   used_ids: list[str], asset_paths: dict[str, str], planned: Sequence[Any]) -> int:
     from synthhuman.distributed import PoolSettings, pending_tasks, run_shards
     from synthhuman.manifest import DatasetManifest, check_resumable, current_versions
     from synthhuman.worker import RunSettings

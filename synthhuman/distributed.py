@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from synthhuman.errors import UserError
-from synthhuman.shards import SampleFailure, read_index, shard_hash_problem, shard_name
+from synthhuman.shards import SampleFailure, read_index, shard_bytes_changed, shard_name
 from synthhuman.spec import sample_key
 from synthhuman.worker import RunSettings, ShardResult, ShardTask, ShardWorker
 
@@ -89,9 +89,6 @@ class TaskSubset(Sequence[ShardTask]):
             return [self.plan[j] for j in self.ids[i]]
         return self.plan[self.ids[i]]
 
-    def samples(self) -> int:
-        return sum(len(self.plan[j].indices) for j in self.ids)
-
 
 def plan_shards(n: int, shard_size: int) -> ShardPlan:
     """The checked plan of a run (see ShardPlan); bad --n / --shard-size are one-line errors."""
@@ -121,7 +118,7 @@ def pending_tasks(out_dir: Path, tasks: Sequence[ShardTask]) -> tuple[TaskSubset
     for task in tasks:
         tar_path = shard_dir / f"{shard_name(task.shard_id)}.tar"
         index = read_index(tar_path)
-        if index is not None and shard_hash_problem(tar_path, index):
+        if index is not None and shard_bytes_changed(tar_path, index):
             corrupt.append(task.shard_id)
             index = None
         if index is not None and not index.failures and sorted(index.keys) == [sample_key(i) for i in task.indices]:
@@ -165,11 +162,9 @@ def _run_on_ray(settings: RunSettings, tasks: Sequence[ShardTask], pool: PoolSet
     in_flight: dict[Any, tuple[Any, ShardTask]] = {}
     idle: list[Any] = []
     rendered: dict[Any, int] = {}
-    shard_size = len(tasks[0].indices) if len(tasks) else 1  # every shard but the last is this long
     reported: dict[int, int] = {}  # shard id -> samples the bar counted for its current attempt
 
-    def count(index: int, ok: bool) -> None:
-        shard_id = index // shard_size
+    def count(shard_id: int, index: int, ok: bool) -> None:
         reported[shard_id] = reported.get(shard_id, 0) + 1
         progress(index, ok)
 
@@ -227,12 +222,9 @@ def _run_on_ray(settings: RunSettings, tasks: Sequence[ShardTask], pool: PoolSet
 
 def _note(message: str) -> None:
     """A line for the user that does not break a progress bar on the same terminal."""
-    try:
-        from tqdm import tqdm
+    from tqdm import tqdm
 
-        tqdm.write(f"synthhuman: {message}", file=sys.stderr)
-    except ImportError:
-        print(f"synthhuman: {message}", file=sys.stderr)
+    tqdm.write(f"synthhuman: {message}", file=sys.stderr)
 
 
 def _fit_pool_to_cluster(pool: PoolSettings, resources: dict[str, float]) -> PoolSettings:
@@ -255,13 +247,14 @@ def _fit_pool_to_cluster(pool: PoolSettings, resources: dict[str, float]) -> Poo
     return dataclasses.replace(pool, workers=workers)
 
 
-def _drain(events: Any, progress: ProgressFn, empty_exc: type) -> None:
+def _drain(events: Any, count: Callable[[int, int, bool], None], empty_exc: type) -> None:
+    """Hand every (shard id, index, ok) the actors reported so far to `count`."""
     while True:
         try:
-            index, ok = events.get_nowait()
+            shard_id, index, ok = events.get_nowait()
         except empty_exc:
             return
-        progress(index, ok)
+        count(shard_id, index, ok)
 
 
 def _init_ray(pool: PoolSettings) -> None:
@@ -283,4 +276,4 @@ class _RayShardWorker:
         self.events = events
 
     def render_shard(self, task: ShardTask) -> ShardResult:
-        return self.worker.render_shard(task, lambda index, ok: self.events.put((index, ok)))
+        return self.worker.render_shard(task, lambda index, ok: self.events.put((task.shard_id, index, ok)))

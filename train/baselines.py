@@ -26,8 +26,6 @@ from synthhuman.train.evaluate import PredictFn
 from synthhuman.train.losses import depth_valid, normalise_depth
 from torch import Tensor
 
-TASKS = ("depth", "normals", "alpha")
-
 
 def pixel_mean_maps(loader: Iterable[dict[str, Any]]) -> dict[str, Tensor]:
     """Per-pixel training means {"depth": (1,S,S), "normals": (3,S,S), "alpha": (1,S,S)}.

@@ -51,7 +51,7 @@ from synthhuman.formats.synthhuman_layout import (
     resolve_source,
 )
 from synthhuman.sample import RenderedSample, sample_framing
-from synthhuman.shards import ShardIndex, count_indexed_samples, decode_sample, load_index, record_crc_problem
+from synthhuman.shards import ShardIndex, decode_sample, load_index, record_crc_problem
 
 
 @dataclass
@@ -213,7 +213,9 @@ class ShardDataset(_StreamDataset):
         super().__init__(cfg, train)
         self.urls = list(urls)
         self.indexes = _local_indexes(self.urls)
-        self.num_samples = count_indexed_samples(self.urls)
+        # Known only when every shard has an index (none remote, none unfinished).
+        self.num_samples = (sum(len(i.keys) for i in self.indexes.values())
+                            if len(self.indexes) == len(self.urls) else None)
 
     def _checked_records(self, urls: Iterator[str]) -> Iterator[dict[str, Any]]:
         """Each shard's records, checked against its index: every member's crc32 as it is read,
@@ -273,7 +275,7 @@ def _local_indexes(urls: list[str]) -> dict[str, ShardIndex]:
     """Index files of local shards; a tar whose size disagrees with its index is refused here."""
     out = {}
     for url in urls:
-        if "://" in url or url.startswith("pipe:") or not Path(url).is_file():
+        if _is_remote(url) or not Path(url).is_file():
             continue
         index = load_index(Path(url))
         if index is None:
@@ -286,12 +288,16 @@ def _local_indexes(urls: list[str]) -> dict[str, ShardIndex]:
     return out
 
 
+def _is_remote(url: str) -> bool:
+    return "://" in url or url.startswith("pipe:")
+
+
 def _check_local_shards(urls: list[str]) -> None:
     """Fail early, in one line, on a local shard that is not a tar at all."""
     import tarfile
 
     for url in urls:
-        if "://" in url or url.startswith("pipe:") or not Path(url).exists():
+        if _is_remote(url) or not Path(url).exists():
             continue
         if not tarfile.is_tarfile(url):
             raise UserError(f"corrupt shard {url}: not a tar file")

@@ -291,11 +291,6 @@ def output_stems(images: list[str]) -> list[str]:
     return stems
 
 
-def prepare_out_dir(out_dir: str | Path) -> Path:
-    """Create `out_dir` or say in one line why it cannot be written (a file, read-only, ...)."""
-    return prepare_output_dir(out_dir)
-
-
 def predict_files(
     backend: Backend, images: list[str], out_dir: str | Path, opts: PredictOptions
 ) -> list[Path]:
@@ -303,7 +298,7 @@ def predict_files(
     which output stem each input got. Returns the distinct files written."""
     if opts.background is not None and "alpha" not in backend.tasks:
         raise UserError("--background needs a model that predicts alpha (task alpha or multi)")
-    out = prepare_out_dir(out_dir)
+    out = prepare_output_dir(out_dir)  # a file, read-only or empty: one line
     stems = output_stems(images)
     written: list[Path] = []
     for path, stem in zip(images, stems, strict=True):

@@ -42,12 +42,11 @@ def fabricate(index: int, height: int = 512, width: int = 384) -> RenderedSample
     alpha = np.clip((1 - rho) * a / 1.5 + 0.5, 0, 1)
     rgb = alpha[..., None] * person + (1 - alpha[..., None]) * background
     rgb = np.clip(rgb * 255 + rng.normal(0, 2, rgb.shape), 0, 255).astype(np.uint8)
+    maps = {"rgb": rgb, "alpha": alpha.astype(np.float32),
+            "depth": np.where(inside, 2.5 - 0.3 * cap, 0).astype(np.float32), "normal": normal.astype(np.float32)}
     return RenderedSample(
         key=f"{index:09d}",
-        rgb=rgb,
-        alpha=alpha.astype(np.float32),
-        depth=np.where(inside, 2.5 - 0.3 * cap, 0).astype(np.float32),
-        normal=normal.astype(np.float32),
+        maps=maps,
         meta={"K": [[600.0, 0, width / 2], [0, 600.0, height / 2], [0, 0, 1]], "framing": "upper"},
     )
 

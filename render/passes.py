@@ -6,15 +6,9 @@ foreground depth or the background (1e10), never a blend. Normals come from a CO
 that every person material writes, not from the Normal pass, so that hair (whose Normal
 pass is meaningless) and clothing slot in by writing the same AOVs.
 
-Output table (H x W images, row 0 at the top):
-
-| key    | shape      | dtype   | units / frame                               | off foreground |
-|--------|------------|---------|---------------------------------------------|----------------|
-| rgb    | (H, W, 3)  | uint8   | sRGB OETF of linear (combined + environment) | background     |
-| alpha  | (H, W)     | float32 | coverage in [0, 1] (film alpha)              | 0              |
-| depth  | (H, W)     | float32 | camera Z, metres, sample 0                   | 0              |
-| normal | (H, W, 3)  | float32 | unit, camera frame (x right, y up, z to viewer) | 0           |
-"""
+POSTPROCESS maps each key of the output table (``synthhuman.outputs``: shapes, units, frames,
+values off the foreground) to the function that makes it from the raw layers; a new output
+is a row there and a function here. H x W images, row 0 at the top."""
 
 from __future__ import annotations
 

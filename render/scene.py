@@ -117,7 +117,7 @@ class BlenderRenderer:
             "blender_version": bpy.app.version_string,
             "anny_version": _anny_version(),
         }
-        return RenderedSample(key=spec.key, mesh=mesh, meta=meta, **arrays)
+        return RenderedSample(key=spec.key, maps=arrays, meta=meta, mesh=mesh)
 
     def camera_mesh(self, posed: body_mod.PosedBody, cam_to_world: np.ndarray) -> CameraMesh:
         """The rendered triangles and Blender's own smooth normals, in the camera frame."""

@@ -45,7 +45,8 @@ class AnalyticRenderer:
             "timings": {"scene_update_s": 0.0, "render_s": time.perf_counter() - started, "readback_s": 0.0},
         }
         mesh = _sphere_mesh(centre, radius) if export_mesh else None
-        return RenderedSample(spec.key, rgb, alpha, depth.astype(np.float32), normal.astype(np.float32), meta, mesh)
+        return RenderedSample(spec.key, {"rgb": rgb, "alpha": alpha, "depth": depth.astype(np.float32),
+                                          "normal": normal.astype(np.float32)}, meta, mesh)
 
     def close(self) -> None:
         """Nothing to release; present for the Renderer protocol."""

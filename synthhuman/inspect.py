@@ -31,6 +31,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from synthhuman import outputs
 from synthhuman.dataset_stats import DatasetStats, is_number, matrix
 from synthhuman.errors import UserError
 from synthhuman.sample import RenderedSample
@@ -116,18 +117,16 @@ def exr_channel_types(data: bytes) -> dict[str, str]:
 
 
 def check_shapes(sample: RenderedSample) -> list[str]:
-    """Modalities agree in size; rgb is 8-bit RGB and the others are floating point."""
-    problems = []
+    """Every map of the output table that the sample must have is there, with its row's shape and
+    dtype at the size of rgb (8-bit RGB); optional maps are checked when present."""
     if sample.rgb.ndim != 3 or sample.rgb.shape[2] != 3 or sample.rgb.dtype != np.uint8:
-        problems.append(f"rgb is {sample.rgb.shape} {sample.rgb.dtype}, expected (H, W, 3) uint8")
-    hw = sample.rgb.shape[:2]
-    expected = {"alpha": hw, "depth": hw, "normal": (*hw, 3)}
-    for name, shape in expected.items():
-        array = getattr(sample, name)
-        if array.shape != shape:
-            problems.append(f"{name} is {array.shape}, rgb is {sample.rgb.shape}")
-        if not np.issubdtype(array.dtype, np.floating):
-            problems.append(f"{name} has dtype {array.dtype}, expected floating point")
+        return [f"rgb is {sample.rgb.shape} {sample.rgb.dtype}, expected (H, W, 3) uint8"]
+    h, w = sample.rgb.shape[:2]
+    problems = [f"{o.key} is missing" for o in outputs.REQUIRED if o.key not in sample.maps]
+    for out in outputs.present(sample.maps):
+        problem = out.shape_problem(sample.maps[out.key], h, w)
+        if problem:
+            problems.append(problem)
     return problems
 
 
@@ -135,10 +134,12 @@ def check_pixels(sample: RenderedSample) -> list[str]:
     """The ground-truth rules of the module docstring, counted in pixels."""
     alpha, depth, normal = sample.alpha, sample.depth, sample.normal
     problems = []
-    for name, array in (("alpha", alpha), ("depth", depth), ("normal", normal)):
-        bad = int(np.count_nonzero(~np.isfinite(array)))
+    for out in outputs.present(sample.maps):
+        if out.dtype == np.uint8:
+            continue
+        bad = int(np.count_nonzero(~np.isfinite(sample.maps[out.key])))
         if bad:
-            problems.append(f"{name} is NaN or inf at {bad} px")
+            problems.append(f"{out.key} is NaN or inf at {bad} px")
     norm2 = np.einsum("...i,...i->...", normal, normal)  # squared length: no sqrt, 5x faster than linalg.norm
     unit = ((1 - UNIT_NORMAL_TOL) ** 2 < norm2) & (norm2 < (1 + UNIT_NORMAL_TOL) ** 2)
     zero = norm2 == 0

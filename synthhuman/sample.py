@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from synthhuman import outputs
 from synthhuman.spec import FRAMINGS
 
 
@@ -25,15 +26,30 @@ class CameraMesh:
 
 @dataclass
 class RenderedSample:
-    """One sample. Shapes use H = image height, W = width."""
+    """One sample: its per-pixel maps by output key (see ``synthhuman.outputs``) and metadata.
+
+    ``maps`` holds every row of the output table the sample has (``rgb``, ``alpha``,
+    ``depth``, ``normal``, and optional ones); each is also an attribute, so ``sample.depth``
+    reads ``sample.maps["depth"]`` and assigning it writes the map. Shapes use H = image
+    height, W = width.
+    """
 
     key: str  # zero-padded global index
-    rgb: np.ndarray  # (H, W, 3) uint8 sRGB, background included
-    alpha: np.ndarray  # (H, W) float32 in [0, 1], soft foreground coverage
-    depth: np.ndarray  # (H, W) float32 camera-Z in metres, 0 off the foreground
-    normal: np.ndarray  # (H, W, 3) float32 unit camera-frame normals, 0 off the foreground
+    maps: dict[str, np.ndarray]  # output key -> array; shapes, dtypes and units per output row
     meta: dict[str, Any] = field(default_factory=dict)  # spec, K, cam_to_world, asset ids, timings
     mesh: CameraMesh | None = None  # only when --export-mesh is set
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        maps = self.__dict__.get("maps")  # absent while unpickling: no recursion
+        if maps is not None and name in maps:
+            return maps[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or map {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in outputs.OUTPUT_KEYS and "maps" in self.__dict__:
+            self.maps[name] = value
+        else:
+            super().__setattr__(name, value)
 
     @property
     def height(self) -> int:

@@ -3,7 +3,8 @@
 Layout of an output directory::
 
     DIR/dataset.json                 run manifest (see manifest.py)
-    DIR/shards/shard-000000.tar      WebDataset tar: <key>.rgb.png, .alpha.png, .depth.exr, .normal.exr, .json
+    DIR/shards/shard-000000.tar      WebDataset tar: <key>.rgb.png, .alpha.png, .depth.exr, .normal.exr
+                                     (one member per row of synthhuman.outputs), .json
     DIR/shards/shard-000000.index.json   keys, failures, byte size, sha256 of the tar and a crc32
                                          per member: present only once the tar is complete
 
@@ -30,23 +31,12 @@ from typing import Any
 
 import numpy as np
 
+from synthhuman import outputs
 from synthhuman.assets import file_sha256
-from synthhuman.codecs import (
-    SCALAR_CHANNEL,
-    decode_exr,
-    decode_png,
-    dequantise_unit,
-    encode_exr,
-    encode_png,
-    quantise_unit,
-    scalar_from_exr_channels,
-    vector_exr_channels,
-    vector_from_exr_channels,
-)
 from synthhuman.errors import UserError, is_out_of_space, out_of_space
 from synthhuman.sample import CameraMesh, RenderedSample
 
-SAMPLE_KEYS = ("rgb.png", "alpha.png", "depth.exr", "normal.exr", "json")
+SAMPLE_KEYS = (*(o.member for o in outputs.REQUIRED), "json")  # members every sample has
 TAR_MTIME = 0  # fixed header time keeps shards byte-reproducible
 
 
@@ -60,20 +50,15 @@ def shard_name(shard_id: int) -> str:
 def encode_sample(sample: RenderedSample) -> dict[str, bytes]:
     """RenderedSample -> {extension: bytes}; the exact inverse of :func:`decode_sample`.
 
-    Alpha is quantised to 16 bits (step 1.5e-5); depth stays float32; normals are stored
-    as float16 (error < 5e-4), as DESIGN.md specifies.
+    Each map is stored by its row of the output table (``synthhuman.outputs``): alpha as
+    16-bit PNG (step 1.5e-5), depth float32, normals float16 (error < 5e-4), as DESIGN.md
+    specifies. A map that is not in the table is refused, not dropped.
     """
     _check_arrays(sample)
-    alpha16 = quantise_unit(sample.alpha, np.uint16)
-    normal = sample.normal
-    record = {
-        "__key__": sample.key.encode(),
-        "rgb.png": encode_png(sample.rgb),
-        "alpha.png": encode_png(alpha16),
-        "depth.exr": encode_exr({SCALAR_CHANNEL: sample.depth}, "float32"),
-        "normal.exr": encode_exr(vector_exr_channels(normal), "float16"),
-        "json": json.dumps(sample.meta, sort_keys=True).encode(),
-    }
+    record = {"__key__": sample.key.encode()}
+    for out in outputs.present(sample.maps):
+        record[out.member] = out.encode(sample.maps[out.key])
+    record["json"] = json.dumps(sample.meta, sort_keys=True).encode()
     if sample.mesh is not None:
         record["mesh.ply"] = encode_mesh_ply(sample.mesh)
     return record
@@ -85,17 +70,9 @@ def decode_sample(record: dict[str, Any]) -> RenderedSample:
     key = _as_text(record.get("__key__", b"?"))
     if missing:
         raise ValueError(f"sample {key} lacks {', '.join(missing)}")
-    normal = vector_from_exr_channels(decode_exr(record["normal.exr"]))
+    maps = {out.key: out.decode(record[out.member]) for out in outputs.OUTPUTS if out.member in record}
     mesh = decode_mesh_ply(record["mesh.ply"]) if "mesh.ply" in record else None
-    return RenderedSample(
-        key=key,
-        rgb=decode_png(record["rgb.png"]),
-        alpha=dequantise_unit(decode_png(record["alpha.png"])),
-        depth=scalar_from_exr_channels(decode_exr(record["depth.exr"])),
-        normal=normal,
-        meta=json.loads(record["json"]),
-        mesh=mesh,
-    )
+    return RenderedSample(key=key, maps=maps, meta=json.loads(record["json"]), mesh=mesh)
 
 
 def _as_text(value: Any) -> str:
@@ -103,12 +80,17 @@ def _as_text(value: Any) -> str:
 
 
 def _check_arrays(sample: RenderedSample) -> None:
+    unknown = sorted(set(sample.maps) - set(outputs.OUTPUT_KEYS))
+    if unknown:
+        raise ValueError(f"sample {sample.key}: maps {unknown} are not in the output table (synthhuman.outputs)")
+    missing = [o.key for o in outputs.REQUIRED if o.key not in sample.maps]
+    if missing:
+        raise ValueError(f"sample {sample.key}: lacks {', '.join(missing)}")
     h, w = sample.rgb.shape[:2]
-    expected = {"rgb": ((h, w, 3), np.uint8), "alpha": ((h, w), None), "depth": ((h, w), None), "normal": ((h, w, 3), None)}
-    for name, (shape, dtype) in expected.items():
-        array = getattr(sample, name)
-        if array.shape != shape or (dtype is not None and array.dtype != dtype):
-            raise ValueError(f"sample {sample.key}: {name} has shape {array.shape} {array.dtype}, expected {shape}")
+    for out in outputs.present(sample.maps):
+        problem = out.shape_problem(sample.maps[out.key], h, w)
+        if problem:
+            raise ValueError(f"sample {sample.key}: {problem}")
 
 
 def encode_mesh_ply(mesh: CameraMesh) -> bytes:

@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from synthhuman import outputs
+
 Range = tuple[float, float]
 
 
@@ -203,35 +205,40 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
 def warp_sample(
     tensors: dict[str, Any], matrix: np.ndarray, out_hw: tuple[int, int], normal_map: np.ndarray | None = None
 ) -> dict[str, torch.Tensor]:
-    """Resample every modality through one output->input pixel map ``matrix`` (3x3).
+    """Resample every map through one output->input pixel map ``matrix`` (3x3).
 
-    RGB and alpha: bilinear, with borders replicated outside the source (this is also how
-    the loader pads to square), and a Gaussian pre-filter when minifying, against aliasing.
-    Depth, normals, mask: nearest, zero outside the source, so padded / uncovered pixels
-    are invalid (mask False, depth 0, normals 0). Normals are then mapped by ``normal_map``
+    Each map follows its row of the output table (``synthhuman.outputs``, by tensor name).
+    "bilinear" maps (RGB, alpha: colour and coverage in [0, 1]): bilinear, with borders
+    replicated outside the source (this is also how the loader pads to square), and a
+    Gaussian pre-filter when minifying, against aliasing. "nearest" maps (depth, normals)
+    and the mask: nearest, zero outside the source, so padded / uncovered pixels are invalid
+    (mask False, depth 0, normals 0). Vector maps (normals) are then mapped by ``normal_map``
     (flip / rotation) and renormalised.
     """
+    rows = [o for o in outputs.OUTPUTS if o.tensor in tensors]
+    smooth_rows = [o for o in rows if o.resample == "bilinear"]
+    sharp_rows = [o for o in rows if o.resample == "nearest"]
     grid = _sampling_grid(matrix, out_hw, tuple(tensors["rgb"].shape[-2:]))
-    smooth = torch.cat([tensors["rgb"], tensors["alpha"]], dim=0)[None]
+    smooth = torch.cat([tensors[o.tensor] for o in smooth_rows], dim=0)[None]
     minify = float(np.sqrt(abs(np.linalg.det(matrix[:2, :2]))))
     if minify > 1.01:
         smooth = gaussian_blur(smooth, (minify - 1) / 2)
     smooth = F.grid_sample(smooth, grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
-    sharp = torch.cat([tensors["depth"], tensors["normals"], tensors["mask"].float()], dim=0)[None]
+    sharp = torch.cat([*(tensors[o.tensor] for o in sharp_rows), tensors["mask"].float()], dim=0)[None]
     sharp = F.grid_sample(sharp, grid, mode="nearest", padding_mode="zeros", align_corners=False)[0]
-    depth, normals = sharp[0:1], sharp[1:4]
-    mask = (sharp[4:5] > 0.5) & (depth > 0)
-    if normal_map is not None:
-        normals = torch.einsum("ij,jhw->ihw", torch.from_numpy(normal_map.astype(np.float32)), normals)
-    length = (normals[0] * normals[0] + normals[1] * normals[1] + normals[2] * normals[2]).sqrt()
-    normals = normals / length.clamp_min(1e-6)[None]  # (3 explicit terms: norm(dim=0) is 10x slower)
-    return {
-        "rgb": smooth[0:3].clamp(0, 1),
-        "alpha": smooth[3:4].clamp(0, 1),
-        "depth": torch.where(mask, depth, torch.zeros_like(depth)),
-        "normals": torch.where(mask, normals, torch.zeros_like(normals)),
-        "mask": mask,
-    }
+    out = dict(zip((o.tensor for o in smooth_rows), smooth.split([o.channels for o in smooth_rows]), strict=True))
+    out = {name: value.clamp(0, 1) for name, value in out.items()}
+    warped = sharp.split([*(o.channels for o in sharp_rows), 1])
+    mask = (warped[-1] > 0.5) & (warped[sharp_rows.index(outputs.output("depth"))] > 0)
+    for row, value in zip(sharp_rows, warped[:-1], strict=True):
+        if row.vector:
+            if normal_map is not None:
+                value = torch.einsum("ij,jhw->ihw", torch.from_numpy(normal_map.astype(np.float32)), value)
+            length = (value[0] * value[0] + value[1] * value[1] + value[2] * value[2]).sqrt()
+            value = value / length.clamp_min(1e-6)[None]  # (3 explicit terms: norm(dim=0) is 10x slower)
+        out[row.tensor] = torch.where(mask, value, torch.zeros_like(value))
+    out["mask"] = mask
+    return out
 
 
 # --------------------------------------------------------------------------- photometric transform

@@ -43,6 +43,7 @@ from synthhuman.train.augment import (
 )
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from synthhuman import outputs
 from synthhuman.errors import UserError
 from synthhuman.formats.synthhuman_layout import (
     layout_framing,
@@ -102,18 +103,19 @@ def square_resize_matrix(height: int, width: int, size: int) -> np.ndarray:
 
 
 def to_tensors(sample: RenderedSample) -> dict[str, torch.Tensor]:
-    """RenderedSample (numpy, H x W) -> channel-first float tensors at source resolution."""
-    def tensor(array: np.ndarray, dtype: type) -> torch.Tensor:  # decoded arrays may be read-only
+    """RenderedSample (numpy, H x W) -> channel-first float tensors at source resolution, one per
+    map of the output table under its tensor name (8-bit maps scaled to [0, 1]), plus the mask
+    of valid ground truth (depth > 0)."""
+    def tensor(array: np.ndarray, dtype: np.dtype) -> torch.Tensor:  # decoded arrays may be read-only
         return torch.from_numpy(np.require(array, dtype=dtype, requirements=["C", "W"]))
 
-    depth = tensor(sample.depth, np.float32)[None]
-    return {
-        "rgb": tensor(sample.rgb, np.uint8).permute(2, 0, 1).float() / 255.0,
-        "alpha": tensor(sample.alpha, np.float32)[None],
-        "depth": depth,
-        "normals": tensor(sample.normal, np.float32).permute(2, 0, 1),
-        "mask": depth > 0,
-    }
+    out = {}
+    for row in outputs.present(sample.maps):
+        value = tensor(sample.maps[row.key], row.dtype if row.dtype == np.uint8 else np.dtype(np.float32))
+        value = value[None] if row.channels == 1 else value.permute(2, 0, 1)
+        out[row.tensor] = value.float() / 255.0 if row.dtype == np.uint8 else value
+    out["mask"] = out["depth"] > 0
+    return out
 
 
 def prepare_sample(sample: RenderedSample, cfg: DataConfig, train: bool, epoch: int) -> dict[str, Any]:

@@ -142,7 +142,8 @@ def read_layout_sample(folder: Path | str, index: int, framing: str = "unknown")
     # The layout holds no SceneSpec, camera pose or timings: marked unknown, so inspect accepts it.
     meta = {"K": K.tolist(), "framing": framing, "layout_index": index, "spec": None,
             "unknown_fields": ["spec", "cam_to_world", "timings"]}
-    return RenderedSample(key=sample_key(index), rgb=rgb[..., :3], alpha=alpha, depth=depth, normal=normal, meta=meta)
+    return RenderedSample(key=sample_key(index), maps={"rgb": rgb[..., :3], "alpha": alpha, "depth": depth,
+                                                          "normal": normal}, meta=meta)
 
 
 def list_layout_indices(folder: Path | str) -> list[int]:

@@ -69,7 +69,7 @@ def make_sample(index: int) -> RenderedSample:
     cam_to_world[:3, 3] = (0.0, -3.0, 1.0)
     meta = {"spec": spec.to_dict(), "K": [[fx, 0, WIDTH / 2], [0, fx, HEIGHT / 2], [0, 0, 1]],
             "cam_to_world": cam_to_world.tolist(), "timings": {"render": 0.5, "write": 0.01}}
-    return RenderedSample(sample_key(index), rgb, alpha, depth, normal, meta)
+    return RenderedSample(sample_key(index), {"rgb": rgb, "alpha": alpha, "depth": depth, "normal": normal}, meta)
 
 
 def make_dataset(root: Path, n: int = 6, shard_size: int = 3,

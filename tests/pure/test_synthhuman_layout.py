@@ -40,10 +40,12 @@ def analytic_person(index: int, height: int = 64, width: int = 48) -> RenderedSa
     rng = np.random.default_rng(index)
     sample = RenderedSample(
         key=f"{index:09d}",
-        rgb=rng.integers(0, 256, (height, width, 3), dtype=np.uint8),
-        alpha=np.clip((1 - rho) * a / 1.5 + 0.5, 0, 1).astype(np.float32),
-        depth=np.where(inside, 1.5 + 8.4 * rng.random() - 0.3 * cap, 0).astype(np.float32),
-        normal=normal.astype(np.float32),
+        maps={
+            "rgb": rng.integers(0, 256, (height, width, 3), dtype=np.uint8),
+            "alpha": np.clip((1 - rho) * a / 1.5 + 0.5, 0, 1).astype(np.float32),
+            "depth": np.where(inside, 1.5 + 8.4 * rng.random() - 0.3 * cap, 0).astype(np.float32),
+            "normal": normal.astype(np.float32),
+        },
         meta={"K": [[55.5, 0, 24.25], [0, 55.5, 31.75], [0, 0, 1]], "framing": ("face", "upper", "full")[index % 3]},
     )
     return decode_sample(encode_sample(sample))  # quantised as our shards store it

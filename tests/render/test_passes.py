@@ -127,3 +127,17 @@ def test_unknown_hdri_is_a_one_line_error_with_a_hint(renderer):
     with pytest.raises(UserError, match=r"unknown asset id 'hdri/citty'; did you mean hdri/city"):
         renderer.update_scene(make_spec("upper", hdri_id="hdri/citty"))
     assert renderer.asset_path("motion/walk").name.endswith(".json")  # the walk clip comes from the manifest
+
+
+def test_postprocessing_makes_every_output_of_the_table(rendered):
+    """The renderer's post-processing table and the output table name the same maps, and a
+    rendered sample carries exactly the required ones with their row's shapes."""
+    from synthhuman.render import passes
+
+    from synthhuman import outputs
+
+    assert set(passes.POSTPROCESS) <= set(outputs.OUTPUT_KEYS)
+    assert {o.key for o in outputs.REQUIRED} <= set(passes.POSTPROCESS)
+    s = rendered["upper"]
+    assert set(s.maps) == set(passes.POSTPROCESS)
+    assert all(o.shape_problem(s.maps[o.key], s.height, s.width) is None for o in outputs.present(s.maps))

@@ -45,14 +45,8 @@ def analytic_sample(index: int, height: int = 64, width: int = 48, seed: int = 0
         "K": [[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]],
         "cam_to_world": np.eye(4).tolist(),
     }
-    return RenderedSample(
-        key=f"{index:06d}",
-        rgb=np.round(rgb).astype(np.uint8),
-        alpha=alpha,
-        depth=depth,
-        normal=normal.astype(np.float32),
-        meta=meta,
-    )
+    maps = {"rgb": np.round(rgb).astype(np.uint8), "alpha": alpha, "depth": depth, "normal": normal.astype(np.float32)}
+    return RenderedSample(key=f"{index:06d}", maps=maps, meta=meta)
 
 
 def tilted_card_sample(index: int, height: int = 64, width: int = 48, seed: int = 0) -> RenderedSample:
@@ -85,8 +79,8 @@ def tilted_card_sample(index: int, height: int = 64, width: int = 48, seed: int 
     rgb = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg) * 255
     meta = {"framing": FRAMINGS[index % 3], "K": [[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]],
             "cam_to_world": np.eye(4).tolist()}
-    return RenderedSample(key=f"{index:06d}", rgb=np.round(rgb).astype(np.uint8), alpha=alpha, depth=depth,
-                          normal=normal, meta=meta)
+    maps = {"rgb": np.round(rgb).astype(np.uint8), "alpha": alpha, "depth": depth, "normal": normal}
+    return RenderedSample(key=f"{index:06d}", maps=maps, meta=meta)
 
 
 def make_dataset(

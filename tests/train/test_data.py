@@ -32,10 +32,12 @@ def portrait_person(index: int) -> RenderedSample:
     rng = np.random.default_rng(index)
     sample = RenderedSample(
         key=f"{index:09d}",
-        rgb=rng.integers(0, 256, (H, W, 3), dtype=np.uint8),
-        alpha=np.clip((1 - rho) * a / 1.5 + 0.5, 0, 1).astype(np.float32),
-        depth=np.where(rho < 1, 2.0 + index - 0.3 * cap, 0).astype(np.float32),
-        normal=normal.astype(np.float32),
+        maps={
+            "rgb": rng.integers(0, 256, (H, W, 3), dtype=np.uint8),
+            "alpha": np.clip((1 - rho) * a / 1.5 + 0.5, 0, 1).astype(np.float32),
+            "depth": np.where(rho < 1, 2.0 + index - 0.3 * cap, 0).astype(np.float32),
+            "normal": normal.astype(np.float32),
+        },
         meta={"K": [[50.0, 0, 24], [0, 50.0, 32], [0, 0, 1]], "framing": ("face", "upper", "full")[index % 3]},
     )
     return decode_sample(encode_sample(sample))
@@ -211,8 +213,9 @@ def test_shard_cut_at_a_member_boundary_is_not_a_smaller_epoch(dataset_dir: Path
         all_batches(str(root), workers=0)
     assert "\n" not in str(info.value)
     # An index that agrees with the cut size (say, rewritten by hand): the count still differs.
-    from synthhuman.shards import index_path
     import json
+
+    from synthhuman.shards import index_path
 
     ipath = index_path(tar_path)
     ipath.write_text(json.dumps({**json.loads(ipath.read_text()), "tar_bytes": tar_path.stat().st_size}))
@@ -280,3 +283,25 @@ def test_no_full_batch_per_worker_is_explained(tmp_path: Path):
     with pytest.raises(UserError, match="split over 3 loader workers, and each drops its last partial batch"):
         list(loader)
     assert make_loader(str(tmp_path), DataConfig(image_size=H), 4, 8, True).num_workers == 3  # one per shard
+
+
+def test_an_added_output_row_reaches_the_loader_and_moves_with_the_image(monkeypatch):
+    """A bilinear optional row (a coverage map) is turned into a tensor and warped like alpha."""
+    from synthhuman.train.augment import warp_sample
+    from synthhuman.train.data import to_tensors
+
+    from synthhuman import outputs
+
+    row = outputs.Output("hairmask", "hair coverage", "png_unit16", 1, "[0, 1]", "0", tensor="hair",
+                         resample="bilinear", required=False)
+    table = (*outputs.OUTPUTS, row)
+    monkeypatch.setattr(outputs, "OUTPUTS", table)
+    monkeypatch.setattr(outputs, "OUTPUT_KEYS", tuple(o.key for o in table))
+    sample = portrait_person(0)
+    sample.maps["hairmask"] = sample.alpha.copy()  # same values as alpha: must warp identically
+    tensors = to_tensors(sample)
+    assert tensors["hair"].shape == tensors["alpha"].shape
+    flip = np.array([[-1.0, 0, W - 1], [0, 1, 0], [0, 0, 1]])
+    out = warp_sample(tensors, flip, (H, W), np.diag([-1.0, 1, 1]))
+    assert torch.equal(out["hair"], out["alpha"])
+    torch.testing.assert_close(out["alpha"], torch.flip(tensors["alpha"], dims=[-1]), atol=1e-5, rtol=0)

@@ -6,6 +6,11 @@ poses and HDRIs is the dataset's. Default preset: 384 x 512, 32 samples per pixe
 so stdout is the JSON alone.
 
     python benchmarks/render.py [--n 6] [--samples 32] [--resolution 384x512] [--device cpu] [--no-denoise]
+                                [--hair-detail preview|fast|full|dense] [--compare-bald]
+
+Hair: `hair_grow_s` (numpy strands) and `hair_proxy_s` (marching-cubes proxy normals) are
+part of `scene_update_s`; `--compare-bald` renders the same specs without a groom as well and
+reports the render-time ratio.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ def main() -> None:
     ap.add_argument("--resolution", default="384x512", help="WIDTHxHEIGHT")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "optix"))
     ap.add_argument("--no-denoise", action="store_true")
+    ap.add_argument("--hair-detail", choices=("preview", "fast", "full", "dense"), default="full")
+    ap.add_argument("--compare-bald", action="store_true", help="also render every spec without hair")
     args = ap.parse_args()
     with _stdout_to_stderr():
         result = measure(args)
@@ -44,23 +51,44 @@ def measure(args: argparse.Namespace) -> dict:
     render = {"resolution": [width, height], "denoise": not args.no_denoise}
     if args.samples:
         render["samples"] = args.samples
-    cfg = load_config(overrides={"render": render})
+    from synthhuman.cmd_render import HAIR_DETAIL
+
+    cfg = load_config(overrides={"render": render, "hair": {"strand_scale": HAIR_DETAIL[args.hair_detail]}})
     library = load_library()
     hdris = library.ids("hdri")
     t0 = time.perf_counter()
     renderer = BlenderRenderer(device=args.device, asset_paths={h: library.path(h) for h in hdris})
     build_s = time.perf_counter() - t0
     renderer.render_sample(sample_scene(0, args.n, cfg, hdris))  # warm-up: kernels, HDRI loads
-    timings, framings = [], []
+    timings, framings, strands, bald = [], [], [], []
     started = time.perf_counter()
     for index in range(args.n):
         spec = sample_scene(0, index, cfg, hdris)
-        timings.append(renderer.render_sample(spec).meta["timings"])
+        sample = renderer.render_sample(spec)
+        timings.append(sample.meta["timings"])
+        strands.append(sum(sample.meta["hair_strands"].values()))
         framings.append(spec.camera.framing)
     wall = time.perf_counter() - started
-    median = {k: statistics.median(t[k] for t in timings) for k in timings[0]}
+    if args.compare_bald:
+        import dataclasses
+
+        from synthhuman.hair import NO_HAIR
+
+        for index in range(args.n):
+            spec = dataclasses.replace(sample_scene(0, index, cfg, hdris), hair=NO_HAIR)
+            bald.append(renderer.render_sample(spec).meta["timings"]["render_s"])
+    keys = sorted({k for t in timings for k in t})
+    median = {k: statistics.median(t[k] for t in timings if k in t) for k in keys}
     renderer.close()
+    extra = {}
+    if bald:
+        extra = {"bald_render_median_s": round(statistics.median(bald), 4),
+                 "groomed_over_bald_render": round(statistics.median(t["render_s"] for t in timings)
+                                                   / statistics.median(bald), 3)}
     return {
+        "hair_detail": args.hair_detail,
+        "strands_per_sample_median": statistics.median(strands),
+        **extra,
         "resolution": [width, height],
         "samples_per_pixel": cfg.samples,
         "denoise": cfg.denoise,

@@ -19,19 +19,23 @@ import bpy
 import numpy as np
 from synthhuman.render import body as body_mod
 from synthhuman.render import camera as camera_mod
+from synthhuman.render import hair as hair_mod
 from synthhuman.render import lighting, materials, passes
 
 from synthhuman import geometry
 from synthhuman.assets import load_library
 from synthhuman.errors import RendererUnavailable
 from synthhuman.framing import resolve_camera
-from synthhuman.sample import CameraMesh, RenderedSample
+from synthhuman.groom import NO_GROOM, Groom, make_groom
+from synthhuman.hair_strands import HeadAtlas, atlas_inputs, build_atlas, head_frame
+from synthhuman.sample import CameraMesh, RenderedSample, Strands
 from synthhuman.spec import SceneSpec
 
 WALK_PREFIX = "walk:"
 DEVICES = ("cpu", "cuda", "optix")
 
 
+FRAMED_HAIR_M = 0.17  # face framing covers hair within this of the head's centre
 WALK_ASSET = "motion/walk"  # assets_manifest id of the bundled walk cycle
 
 
@@ -58,6 +62,19 @@ class BlenderRenderer:
         self.camera = camera_mod.build_camera(self.scene)
         self.walk_clip = body_mod.load_walk_clip(self.asset_path(WALK_ASSET))
         self._hdri_cache: dict[Path, bpy.types.Image] = {}
+        hair_mod.configure_curves(self.scene)
+        self.hair_material = hair_mod.build_hair_material()
+        self.hair = hair_mod.HairObjects(self.scene.collection, self.hair_material)
+        self.groom: Groom = NO_GROOM  # the current sample's
+        self._atlas: HeadAtlas | None = None
+        self._head_centre = np.zeros(3)
+
+    @property
+    def atlas(self) -> HeadAtlas:
+        """Hair regions on Anny's template, built on first use (0.2 s) so bald renders skip it."""
+        if self._atlas is None:
+            self._atlas = build_atlas(atlas_inputs(self.body.model))
+        return self._atlas
 
     def asset_path(self, asset_id: str) -> Path:
         """The file of an asset id; an unknown or missing asset is a one-line UserError."""
@@ -75,6 +92,7 @@ class BlenderRenderer:
         """Apply a spec to the live scene; returns (K, cam_to_world, posed body)."""
         posed = self.body.pose(spec.body, spec.pose, self._base_rotations(spec.pose.base_pose))
         self.body.update_mesh(posed.vertices)
+        self._update_hair(spec, posed)
         materials.set_skin(self.skin, spec.body.skin)
         materials.set_eyes(self.eyes, spec.body.skin)
         hdri = lighting.load_hdri(self.asset_path(spec.lighting.hdri_id), self._hdri_cache)
@@ -85,12 +103,38 @@ class BlenderRenderer:
         self.scene.cycles.seed = r.cycles_seed
         self.scene.cycles.use_denoising = r.denoise  # the Combined pass only: GT passes stay exact
         region = self.body.region_points(posed, spec.camera.framing)
+        if self.groom.count and spec.camera.framing != "full":  # the framed region covers the groom too
+            region = np.concatenate([region, self._framed_hair(spec.camera.framing)])
         yaw, pitch = (self.body.head_facing(posed) if spec.camera.framing == "face"
                       else (spec.pose.root_yaw_deg, 0.0))
         K, cam_to_world = resolve_camera(spec.camera, region, r.width_px, r.height_px,
                                          facing_yaw_deg=yaw, facing_pitch_deg=pitch)
         camera_mod.set_camera(self.scene, self.camera, K, cam_to_world)
         return K, cam_to_world, posed
+
+    def _update_hair(self, spec: SceneSpec, posed: body_mod.PosedBody) -> None:
+        if not spec.hair.grooms():
+            self.groom = NO_GROOM
+            self.hair.clear()
+            return
+        proxy = spec.render.hair_normals == "proxy"
+        self._head_centre = head_frame(self.atlas, posed.vertices).origin
+        self.groom = make_groom(spec.hair, self.atlas, posed.vertices, self.body.vertex_normals().astype(np.float64),
+                                proxy=proxy)
+        self.hair.update(self.groom.strands, self.groom.normals, self.groom.grey)
+        hair_mod.set_hair_color(self.hair_material, spec.hair.color, proxy)
+
+    def _framed_hair(self, framing: str) -> np.ndarray:
+        """Strand points the framing must include: head hair and beard around the head (their
+        middles and tips within FRAMED_HAIR_M of the head's centre: a groom's volume, not the
+        lengths of long hair hanging down the back, which would turn a face crop into a bust)."""
+        if framing == "upper":
+            return self.groom.points()[::7].astype(np.float64)
+        centre = self._head_centre
+        parts = [s.points[:, [s.points.shape[1] // 2, -1]].reshape(-1, 3) for name, s in self.groom.strands.items()
+                 if name in ("head", "facial")]
+        points = np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, 3))
+        return points[np.linalg.norm(points - centre, axis=1) < FRAMED_HAIR_M]
 
     def render_layers(self) -> dict[str, np.ndarray]:
         """One Cycles render of the current scene -> raw EXR layers."""
@@ -113,7 +157,9 @@ class BlenderRenderer:
             "K": K.tolist(),
             "cam_to_world": cam_to_world.tolist(),
             "asset_ids": [spec.lighting.hdri_id],
-            "timings": {"scene_update_s": t1 - t0, "render_s": t2 - t1, "readback_s": t3 - t2},
+            "timings": {"scene_update_s": t1 - t0, "render_s": t2 - t1, "readback_s": t3 - t2,
+                        **{f"hair_{k}": v for k, v in self.groom.timings.items()}},
+            "hair_strands": {name: s.count for name, s in self.groom.strands.items()},
             "blender_version": bpy.app.version_string,
             "anny_version": _anny_version(),
         }
@@ -122,14 +168,19 @@ class BlenderRenderer:
     def camera_mesh(self, posed: body_mod.PosedBody, cam_to_world: np.ndarray) -> CameraMesh:
         """The rendered triangles and Blender's own smooth normals, in the camera frame."""
         n_world = self.body.vertex_normals()
+        strands = [Strands(s.name, geometry.world_to_camera_points(s.points.reshape(-1, 3), cam_to_world)
+                           .reshape(s.points.shape).astype(np.float32), s.radius.copy())
+                   for s in self.groom.strands.values()]
         return CameraMesh(
             vertices=geometry.world_to_camera_points(posed.vertices.astype(np.float32), cam_to_world).astype(np.float32),
             faces=self.body.faces.copy(),
             vertex_normals=geometry.world_to_camera_normals(n_world, cam_to_world).astype(np.float32),
+            strands=strands,
         )
 
     def close(self) -> None:
         """Free Blender data and the temporary output folder; the renderer is unusable afterwards."""
+        self.hair.clear()
         bpy.ops.wm.read_factory_settings(use_empty=True)
         bpy.data.orphans_purge(do_recursive=True)
         shutil.rmtree(self._tmpdir, ignore_errors=True)

@@ -68,13 +68,21 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_summary(result) -> None:
     """Counts per framing, attribute ranges, timings, failures and warnings, for the terminal."""
-    from synthhuman.report import PRIMARY_PHENOTYPES, summary_rows
+    from synthhuman.report import PRIMARY_PHENOTYPES, groom_rows, summary_rows
 
     stats = result.stats
     for label, value in summary_rows(result):
         print(f"{label:>26}: {value}")
     print("framing: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.framing.items())))
     print("hdri: " + ", ".join(f"{k} {v}" for k, v in stats.hdri.most_common()))
+    if stats.hair_people:
+        print("hair: " + ", ".join(f"{k} {v}" for k, v in stats.head_style.most_common())
+              + "; facial: " + ", ".join(f"{k} {v}" for k, v in stats.facial_style.most_common())
+              + "; colour: " + ", ".join(f"{k} {v}" for k, v in stats.hair_color.most_common()))
+        off = [f"{kind} (observed {obs}, expected {exp}, z {z})" for kind, obs, exp, z in groom_rows(result)
+               if abs(float(z)) > 3]
+        if off:
+            print("grooms off the config (|z| > 3): " + "; ".join(off))
     ranges = {f"phenotype {n}": stats.phenotype[n] for n in PRIMARY_PHENOTYPES if n in stats.phenotype}
     ranges.update({"melanin": stats.melanin, "focal mm": stats.focal_mm, "focal px": stats.focal_px,
                    "coverage": stats.coverage})

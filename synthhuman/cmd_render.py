@@ -17,6 +17,8 @@ from typing import Any
 
 from synthhuman.errors import UserError
 
+# --hair-detail presets: hair.strand_scale (every strand count x this).
+HAIR_DETAIL = {"preview": 0.1, "fast": 0.4, "full": 1.0, "dense": 2.5}
 # Assets every Blender render reads besides the HDRI it samples (body model, MPFB data).
 BODY_ASSET_KINDS = ("body_model", "body_data", "motion", "node_tree", "texture")
 
@@ -30,10 +32,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard-size", type=int, default=1000, help="samples per shard (default 1000)")
     p.add_argument("--resolution", help="WIDTHxHEIGHT, e.g. 384x512 (default from config: 384x512)")
     p.add_argument("--samples", type=int, help="Cycles samples per pixel (default from config: 64)")
+    p.add_argument("--hair-normals", choices=("proxy", "strand"),
+                   help="GT normals of hair: the marching-cubes proxy (paper A.1; config default) or the strands' own")
+    p.add_argument("--hair-detail", choices=tuple(HAIR_DETAIL),
+                   help="strand counts, speed vs fidelity: " + ", ".join(f"{k} = x{v:g}" for k, v in HAIR_DETAIL.items())
+                   + " (default from config: full)")
     p.add_argument("--device", choices=("cpu", "cuda", "optix"), default="cpu", help="Cycles device per worker")
     p.add_argument("--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: local Ray")
     p.add_argument("--recycle-every", type=int, default=500, help="samples before a worker's Blender is restarted")
-    p.add_argument("--export-mesh", action="store_true", help="debug: also store each posed camera-space mesh (mesh.ply)")
+    p.add_argument("--export-mesh", action="store_true", help="debug: also store each posed camera-space mesh (mesh.ply) and hair strands (hair.ply, polylines)")
     p.add_argument("--renderer", choices=("blender", "analytic"), default="blender",
                    help="'analytic' renders a sphere with exact GT, without Blender (pipeline checks)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -126,7 +133,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         render["resolution"] = [int(match[1]), int(match[2])]
     if args.samples:
         render["samples"] = args.samples
-    return {"render": render} if render else {}
+    if args.hair_normals:
+        render["hair_normals"] = args.hair_normals
+    out: dict[str, Any] = {"render": render} if render else {}
+    if args.hair_detail:
+        out["hair"] = {"strand_scale": HAIR_DETAIL[args.hair_detail]}
+    return out
 
 
 class _ProgressCounter:

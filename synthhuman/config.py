@@ -18,6 +18,7 @@ from typing import Any
 from synthhuman.config_checks import check_flag, check_int_pair, check_number, check_numbers, check_range
 from synthhuman.distributions import DIST_KINDS, Dist, parse_dist
 from synthhuman.errors import UserError
+from synthhuman.hair import HAIR_NORMALS, HairConfig, parse_hair_config
 from synthhuman.pose_sampling import validate_pose_config
 from synthhuman.resources import package_data_dir
 from synthhuman.spec import FRAMINGS, TRANSPARENT_GT_MODES
@@ -26,8 +27,9 @@ from synthhuman.yaml_io import read_yaml_mapping
 CONFIG_DIR = package_data_dir("configs")
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 POSE_CONFIG = CONFIG_DIR / "pose.yaml"
+HAIR_CONFIG = CONFIG_DIR / "hair.yaml"
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions", "cupsize", "firmness")
-FREE_FORM_KEYS = ("pose",)
+FREE_FORM_KEYS = ("pose", "hair")  # validated by their own parsers (keys by group, style, ...)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class SamplingConfig:
     body: BodyConfig
     lighting: LightingConfig
     pose: dict[str, Any]
+    hair: HairConfig
+    hair_normals: str
     raw: dict[str, Any]  # the merged YAML, stored in dataset.json
 
     def digest(self) -> str:
@@ -83,6 +87,7 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
     """Default config, merged with a user YAML file, merged with CLI overrides; validated."""
     merged = read_yaml_mapping(DEFAULT_CONFIG)
     merged["pose"] = read_yaml_mapping(POSE_CONFIG) if POSE_CONFIG.exists() else {}
+    merged["hair"] = read_yaml_mapping(HAIR_CONFIG)
     for layer in (read_yaml_mapping(Path(path)) if path else None, overrides):
         if layer:
             _check_keys(layer, merged, "")
@@ -124,6 +129,8 @@ def parse_config(raw: dict[str, Any]) -> SamplingConfig:
     width, height = check_int_pair(render["resolution"], "render.resolution", 16, 16384)
     if render["transparent_gt"] not in TRANSPARENT_GT_MODES:
         raise UserError(f"config key render.transparent_gt must be one of {TRANSPARENT_GT_MODES}")
+    if render["hair_normals"] not in HAIR_NORMALS:
+        raise UserError(f"config key render.hair_normals must be one of {HAIR_NORMALS}, got {render['hair_normals']!r}")
     framing = {name: check_number(raw["framing"].get(name, 0.0), f"framing.{name}", 0.0, 1e6) for name in FRAMINGS}
     if sum(framing.values()) <= 0:
         raise UserError("config key framing: at least one framing weight must be > 0")
@@ -139,6 +146,8 @@ def parse_config(raw: dict[str, Any]) -> SamplingConfig:
         body=_parse_body(raw["body"]),
         lighting=_parse_lighting(raw["lighting"]),
         pose=raw.get("pose", {}),
+        hair=parse_hair_config(raw["hair"]),
+        hair_normals=render["hair_normals"],
         raw=raw,
     )
 

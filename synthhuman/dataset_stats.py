@@ -45,6 +45,11 @@ class DatasetStats:
     timing_sums: dict[str, float] = field(default_factory=dict)
     timing_counts: dict[str, int] = field(default_factory=dict)
     sizes: Counter = field(default_factory=Counter)  # "WxH" -> count
+    hair_people: list[tuple[float, float]] = field(default_factory=list)  # (gender, age) of each groomed spec
+    head_style: Counter = field(default_factory=Counter)
+    facial_style: Counter = field(default_factory=Counter)
+    hair_color: Counter = field(default_factory=Counter)
+    hair_length_m: list[float] = field(default_factory=list)  # head hair with strands only
 
     def add(self, sample: RenderedSample) -> None:
         """Fold one sample in; fields a broken json lacks are skipped (the checks report them)."""
@@ -60,6 +65,7 @@ class DatasetStats:
         for pair in _get(spec, "body", "phenotype") or []:
             if isinstance(pair, (list, tuple)) and len(pair) == 2:
                 _append(self.phenotype.setdefault(str(pair[0]), []), pair[1])
+        self._add_hair(spec)
         K = matrix(meta.get("K"), (3, 3))
         if K is not None:
             self.focal_px.append(float(K[0, 0]))
@@ -69,12 +75,26 @@ class DatasetStats:
                 self.timing_sums[stage] = self.timing_sums.get(stage, 0.0) + float(seconds)
                 self.timing_counts[stage] = self.timing_counts.get(stage, 0) + 1
 
+    def _add_hair(self, spec: dict[str, Any]) -> None:
+        hair = spec.get("hair")
+        if not isinstance(hair, dict):
+            return  # a spec from before hair existed: bald, and not part of the groom statistics
+        phenotype = dict(p for p in (_get(spec, "body", "phenotype") or []) if isinstance(p, (list, tuple)) and len(p) == 2)
+        gender, age = phenotype.get("gender", 0.5), phenotype.get("age", 0.5)
+        if is_number(gender) and is_number(age):
+            self.hair_people.append((float(gender), float(age)))
+        self.head_style[str(_get(hair, "head", "style") or "?")] += 1
+        self.facial_style[str(_get(hair, "facial", "style") or "?")] += 1
+        self.hair_color[str(_get(hair, "color", "family") or "?")] += 1
+        if (_get(hair, "head", "strands") or 0) > 0:
+            _append(self.hair_length_m, _get(hair, "head", "length_m"))
+
     def merge(self, other: DatasetStats) -> None:
         """Fold in another accumulator (one shard's, from a worker process)."""
         self.samples += other.samples
-        for name in ("framing", "hdri", "sizes"):
+        for name in ("framing", "hdri", "sizes", "head_style", "facial_style", "hair_color"):
             getattr(self, name).update(getattr(other, name))
-        for name in ("melanin", "focal_mm", "focal_px", "coverage"):
+        for name in ("melanin", "focal_mm", "focal_px", "coverage", "hair_people", "hair_length_m"):
             getattr(self, name).extend(getattr(other, name))
         for name, values in other.phenotype.items():
             self.phenotype.setdefault(name, []).extend(values)

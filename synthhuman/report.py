@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,6 +139,10 @@ def attribute_charts(stats: DatasetStats) -> list[str]:
                svg_histogram(stats.focal_mm, "focal length (mm, 36 mm sensor)"),
                svg_histogram(stats.focal_px, "focal length (px)"),
                svg_histogram(stats.coverage, "foreground coverage (mean alpha)", lo=0.0, hi=1.0)]
+    if stats.hair_people:
+        charts += [svg_counts(stats.head_style, "head hair style"), svg_counts(stats.facial_style, "facial hair"),
+                   svg_counts(stats.hair_color, "hair colour"),
+                   svg_histogram(stats.hair_length_m, "head hair length (m)", lo=0.0)]
     return [c for c in charts if c]
 
 
@@ -174,6 +179,12 @@ def _table(rows: list[tuple[str, str]], head: tuple[str, str] | None = None) -> 
     return f"<table>{header}{body}</table>"
 
 
+def _table4(rows: list[tuple[str, str, str, str]]) -> str:
+    head = "<tr><th>style</th><th>observed</th><th>expected</th><th>z</th></tr>"
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table>{head}{body}</table>"
+
+
 def _list(title: str, lines: list[str], css: str = "") -> str:
     if not lines:
         return ""
@@ -195,6 +206,35 @@ def _licence_rows(licences: Any) -> list[tuple[str, str]]:
     return rows
 
 
+def groom_rows(result: InspectResult) -> list[tuple[str, str, str, str]]:
+    """(kind, observed, expected under the dataset's config, z) for head and facial styles.
+
+    Expected counts come from the config stored in dataset.json and each sample's own sex and
+    age (``hair.expected_style_counts``); |z| > 3 on a few hundred samples means the grooms do
+    not follow the config. Empty when the dataset has no grooms or no readable config.
+    """
+    from synthhuman.errors import UserError
+    from synthhuman.hair import expected_style_counts, parse_hair_config
+
+    stats = result.stats
+    raw = ((result.manifest or {}).get("config") or {}).get("hair")
+    if not stats.hair_people or not isinstance(raw, dict):
+        return []
+    try:
+        cfg = parse_hair_config(raw)
+    except UserError:
+        return []
+    head, facial = expected_style_counts(cfg, stats.hair_people)
+    rows = []
+    for prefix, observed, expected in (("head", stats.head_style, head), ("facial", stats.facial_style, facial)):
+        n = len(stats.hair_people)
+        for style, exp in expected.items():
+            obs = observed.get(style, 0)
+            sd = math.sqrt(max(exp * (1 - exp / n), 1e-9))
+            rows.append((f"{prefix} {style}", str(obs), f"{exp:.1f}", f"{(obs - exp) / sd:+.1f}"))
+    return rows
+
+
 def write_html(result: InspectResult, path: Path, sheet: Path | None) -> Path:
     """One self-contained page: summary, problems, charts, the contact sheet inlined as base64."""
     stats = result.stats
@@ -210,6 +250,7 @@ def write_html(result: InspectResult, path: Path, sheet: Path | None) -> Path:
              "<h2>Mean time per sample</h2>" + _table(timings, ("stage", "mean")) if timings else "",
              "<h2>Licences</h2>" + _table(_licence_rows((result.manifest or {}).get("licences")))
              if _licence_rows((result.manifest or {}).get("licences")) else "",
+             "<h2>Grooms against the config</h2>" + _table4(groom_rows(result)) if groom_rows(result) else "",
              "<h2>Attributes</h2><div>" + "".join(attribute_charts(stats)) + "</div>",
              _list("Problems", result.problems, "bad"), _list("Failed samples", result.failures),
              _list("Warnings", result.warnings), _list("Incomplete shard files", result.incomplete)]

@@ -16,12 +16,26 @@ from synthhuman.spec import FRAMINGS
 
 
 @dataclass
+class Strands:
+    """One hair strand family: S polylines of P points, rendered as tubes of the given radius."""
+
+    name: str  # head, eyebrows, lashes_upper, lashes_lower, facial
+    points: np.ndarray  # (S, P, 3) float32, metres (world frame while rendering, camera frame when exported)
+    radius: np.ndarray  # (S, P) float32, metres
+
+    @property
+    def count(self) -> int:
+        return int(self.points.shape[0])
+
+
+@dataclass
 class CameraMesh:
-    """The posed, camera-space mesh of a sample (debug export, ground-truth checks)."""
+    """The posed, camera-space geometry of a sample (debug export, ground-truth checks)."""
 
     vertices: np.ndarray  # (N, 3) float32, camera frame (x right, y up, z towards viewer), metres
     faces: np.ndarray  # (M, 3) int32 triangle indices
     vertex_normals: np.ndarray  # (N, 3) float32 unit, camera frame, the shading normals
+    strands: list[Strands] = field(default_factory=list)  # hair, camera frame
 
 
 @dataclass

@@ -12,11 +12,12 @@ import numpy as np
 
 from synthhuman.config import BodyConfig, CameraConfig, LightingConfig, SamplingConfig
 from synthhuman.errors import UserError
+from synthhuman.hair import sample_hair
 from synthhuman.pose_sampling import sample_pose
 from synthhuman.spec import FRAMINGS, BodySpec, CameraSpec, LightingSpec, RenderSpec, SceneSpec, SkinSpec
 
 # Child-stream positions. Append new parts at the end; never reorder.
-STREAMS = ("body", "pose", "lighting", "camera", "render")
+STREAMS = ("body", "pose", "lighting", "camera", "render", "hair")
 ANCESTRIES = ("african", "asian", "caucasian")
 
 
@@ -31,14 +32,16 @@ def part_rngs(seed: int, index: int) -> dict[str, np.random.Generator]:
 def sample_scene(seed: int, index: int, cfg: SamplingConfig, hdri_ids: list[str]) -> SceneSpec:
     """The SceneSpec of sample ``index`` of the dataset with global ``seed``."""
     rngs = part_rngs(seed, index)
+    body = sample_body(rngs["body"], cfg.body)
     return SceneSpec(
         seed=seed,
         index=index,
-        body=sample_body(rngs["body"], cfg.body),
+        body=body,
         pose=sample_pose(rngs["pose"], cfg.pose),
         lighting=sample_lighting(rngs["lighting"], cfg.lighting, hdri_ids),
         camera=sample_camera(rngs["camera"], cfg.camera, cfg.framing_weights),
         render=sample_render(rngs["render"], cfg),
+        hair=sample_hair(rngs["hair"], cfg.hair, dict(body.phenotype), body.skin.melanin),
     )
 
 
@@ -117,6 +120,7 @@ def sample_render(rng: np.random.Generator, cfg: SamplingConfig) -> RenderSpec:
         cycles_seed=int(rng.integers(0, 2**31 - 1)),
         transparent_gt=cfg.transparent_gt,
         denoise=cfg.denoise,
+        hair_normals=cfg.hair_normals,
     )
 
 

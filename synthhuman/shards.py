@@ -35,6 +35,7 @@ from synthhuman import outputs
 from synthhuman.assets import file_sha256
 from synthhuman.errors import UserError, is_out_of_space, out_of_space
 from synthhuman.sample import CameraMesh, RenderedSample
+from synthhuman.strand_ply import decode_strands_ply, encode_strands_ply
 
 SAMPLE_KEYS = (*(o.member for o in outputs.REQUIRED), "json")  # members every sample has
 TAR_MTIME = 0  # fixed header time keeps shards byte-reproducible
@@ -61,6 +62,8 @@ def encode_sample(sample: RenderedSample) -> dict[str, bytes]:
     record["json"] = json.dumps(sample.meta, sort_keys=True).encode()
     if sample.mesh is not None:
         record["mesh.ply"] = encode_mesh_ply(sample.mesh)
+        if sample.mesh.strands:
+            record["hair.ply"] = encode_strands_ply(sample.mesh.strands)
     return record
 
 
@@ -72,6 +75,8 @@ def decode_sample(record: dict[str, Any]) -> RenderedSample:
         raise ValueError(f"sample {key} lacks {', '.join(missing)}")
     maps = {out.key: out.decode(record[out.member]) for out in outputs.OUTPUTS if out.member in record}
     mesh = decode_mesh_ply(record["mesh.ply"]) if "mesh.ply" in record else None
+    if mesh is not None and "hair.ply" in record:
+        mesh.strands = decode_strands_ply(record["hair.ply"])
     return RenderedSample(key=key, maps=maps, meta=json.loads(record["json"]), mesh=mesh)
 
 

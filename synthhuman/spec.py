@@ -24,6 +24,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from synthhuman.hair import HAIR_NORMALS, NO_HAIR, HairSpec
+
 SCHEMA_VERSION = 1
 FRAMINGS = ("face", "upper", "full")
 TRANSPARENT_GT_MODES = ("see-through", "surface")
@@ -104,11 +106,12 @@ class RenderSpec:
     cycles_seed: int  # Cycles noise seed, derived from (global seed, index)
     transparent_gt: str = "see-through"  # one of TRANSPARENT_GT_MODES
     denoise: bool = True  # OpenImageDenoise on the RGB only; GT passes are never denoised
+    hair_normals: str = "proxy"  # one of HAIR_NORMALS: GT normals of hair from the proxy or the strands
 
 
 @dataclass(frozen=True)
 class SceneSpec:
-    """Everything that defines one sample. Later parts (hair, outfit) are added as fields."""
+    """Everything that defines one sample. Later parts (outfit, environment) are added as fields."""
 
     seed: int  # global dataset seed
     index: int  # global sample index; (seed, index) -> this spec, always
@@ -117,6 +120,7 @@ class SceneSpec:
     lighting: LightingSpec
     camera: CameraSpec
     render: RenderSpec
+    hair: HairSpec = NO_HAIR  # absent in specs written before hair existed: those are bald
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -204,6 +208,8 @@ __all__ = [
     "BodySpec",
     "CameraSpec",
     "FRAMINGS",
+    "HAIR_NORMALS",
+    "HairSpec",
     "LightingSpec",
     "NamedValues",
     "PoseSpec",

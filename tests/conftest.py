@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 BLENDER_DATASET_ARGS = ("--n", "3", "--seed", "11", "--resolution", "64x48", "--samples", "4",
-                        "--shard-size", "2", "--workers", "0", "--export-mesh", "--quiet")
+                        "--shard-size", "2", "--workers", "0", "--export-mesh", "--hair-detail", "preview", "--quiet")
 
 
 def run_cli(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:

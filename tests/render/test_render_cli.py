@@ -96,7 +96,7 @@ def test_ctrl_c_stops_an_in_process_blender_render(tmp_path):
     import time
 
     out = tmp_path / "out"
-    args = ["render", "--out", str(out), "--n", "6", "--resolution", "192x144", "--samples", "16",
+    args = ["render", "--out", str(out), "--n", "6", "--resolution", "192x144", "--samples", "16", "--hair-detail", "preview",
             "--shard-size", "1", "--workers", "0", "--quiet"]
     proc = subprocess.Popen([sys.executable, "-m", "synthhuman.cli", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -1,0 +1,83 @@
+"""The groom of one sample on its posed body: strands, their GT normals and grey strands.
+
+Pure numpy (no bpy): the Blender side (``render/hair.py``) only writes what this returns,
+and tests check the same arrays without Blender. Each strand family gets its own proxy
+surface (paper A.1: head hair, brows, lashes and beard each wrapped on their own), so a
+beard's normals never bend towards the scalp's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from synthhuman.hair import HairSpec
+from synthhuman.hair_proxy import ProxySettings, build_proxy, proxy_normals
+from synthhuman.hair_strands import HeadAtlas, Strands, grow_grooms
+
+GREY_STREAM = 7  # child of SeedSequence(strand_seed) that picks white strands (grow_grooms uses 0..4)
+BODY_NEAR_M = 0.05  # body vertices within this of a family's strands decide its proxy's inner side
+
+
+@dataclass
+class Groom:
+    strands: dict[str, Strands]  # family -> strands (world frame)
+    normals: dict[str, np.ndarray]  # family -> (S, P, 3) float32 GT normal per point (world)
+    grey: dict[str, np.ndarray]  # family -> (S,) float32, 1 for an unpigmented strand
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(s.count for s in self.strands.values())
+
+    def points(self) -> np.ndarray:
+        """Every strand point of every family, (K, 3) world."""
+        parts = [s.points.reshape(-1, 3) for s in self.strands.values()]
+        return np.concatenate(parts) if parts else np.zeros((0, 3), np.float32)
+
+
+NO_GROOM = Groom({}, {}, {})
+
+
+def make_groom(spec: HairSpec, atlas: HeadAtlas, vertices: np.ndarray, vertex_normals: np.ndarray,
+               proxy: bool = True) -> Groom:
+    """Grow every family of ``spec`` on the posed body; ``proxy=False`` skips the proxy surfaces
+    (``--hair-normals strand``: the renderer then uses the curves' own normals)."""
+    if not spec.grooms():
+        return NO_GROOM
+    t0 = time.perf_counter()
+    families = grow_grooms(spec, atlas, vertices, vertex_normals)
+    t1 = time.perf_counter()
+    settings = ProxySettings(voxel_m=spec.proxy_voxel_m, blur_voxels=spec.proxy_blur_voxels)
+    normals = {}
+    for name, strands in families.items():
+        flat = strands.points.reshape(-1, 3).astype(np.float64)
+        if proxy:
+            near = _near_body(flat, vertices)
+            surface = build_proxy(flat, settings, vertices[near], vertex_normals[near])
+            n = (proxy_normals(flat, surface) if surface is not None
+                 else _skin_normals(flat, vertices[near], vertex_normals[near]))
+        else:
+            n = np.zeros_like(flat, np.float32)
+        normals[name] = n.reshape(strands.points.shape).astype(np.float32)
+    t2 = time.perf_counter()
+    rng = np.random.default_rng(np.random.SeedSequence(spec.strand_seed).spawn(GREY_STREAM + 1)[GREY_STREAM])
+    grey = {name: (rng.random(s.count) < spec.color.grey).astype(np.float32) for name, s in families.items()}
+    return Groom(families, normals, grey, {"grow_s": t1 - t0, "proxy_s": t2 - t1})
+
+
+def _skin_normals(points: np.ndarray, vertices: np.ndarray, vertex_normals: np.ndarray) -> np.ndarray:
+    """Fallback for a family too sparse for a proxy (a few stray strands): the skin's normal below."""
+    from scipy.spatial import cKDTree
+
+    _, idx = cKDTree(vertices).query(points)
+    n = vertex_normals[idx]
+    return (n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def _near_body(points: np.ndarray, vertices: np.ndarray) -> np.ndarray:
+    """Body vertices inside the strands' bounding box grown by BODY_NEAR_M."""
+    lo, hi = points.min(axis=0) - BODY_NEAR_M, points.max(axis=0) + BODY_NEAR_M
+    return np.all((vertices >= lo) & (vertices <= hi), axis=1)

@@ -46,7 +46,7 @@ from synthhuman.shards import (
     record_crc_problem,
     shard_bytes_changed,
 )
-from synthhuman.spec import SceneSpec, sample_key
+from synthhuman.spec import FRAMINGS, SceneSpec, sample_key
 
 UNIT_NORMAL_TOL = 1e-2  # float16 storage: |n| of a stored unit normal is within ~1e-3 of 1
 ORTHONORMAL_TOL = 1e-4  # cam_to_world rotation: max |R^T R - I|
@@ -235,6 +235,7 @@ class InspectResult:
     undecodable: int = 0  # samples in a tar that could not be decoded (each also a problem)
     stats: DatasetStats = field(default_factory=DatasetStats)
     contact_rows: list[tuple[str, np.ndarray]] = field(default_factory=list)  # (label, RGB row image)
+    row_framings: list[str] = field(default_factory=list)  # framing of each contact row
     elapsed_s: float = 0.0
 
 
@@ -269,6 +270,7 @@ def inspect_dataset(out_dir: Path, contact_rows: int = 16, progress: bool = True
             for tar_path, index in complete:
                 part = _inspect_shard(tar_path, index, contact_rows, row_renderer, bar.update)
                 _merge(result, part, contact_rows)
+    balance_rows(result, contact_rows)
     _check_counts(result, allow_incomplete)
     result.elapsed_s = time.perf_counter() - start
     return result
@@ -338,8 +340,10 @@ def _inspect_shard(tar_path: Path, index: ShardIndex, contact_rows: int,
             continue
         result.problems += [f"{name} / {key}: {p}" for p in check_storage(record) + check_sample(sample)]
         result.stats.add(sample)
-        if row_renderer is not None and len(result.contact_rows) < contact_rows:
-            result.contact_rows.append((f"{name} / {key}", row_renderer(sample)))
+        framing = str((sample.meta.get("spec") or {}).get("camera", {}).get("framing", "?"))
+        if row_renderer is not None and result.row_framings.count(framing) < contact_rows:
+            result.contact_rows.append((f"{name} / {key} ({framing})", row_renderer(sample)))
+            result.row_framings.append(framing)
         if on_sample is not None:
             on_sample(1)
     result.shards[name] = len(tar_keys)
@@ -359,7 +363,24 @@ def _merge(result: InspectResult, part: InspectResult, contact_rows: int) -> Non
     result.warnings += part.warnings
     result.undecodable += part.undecodable
     result.stats.merge(part.stats)
-    result.contact_rows += part.contact_rows[: contact_rows - len(result.contact_rows)]
+    for row, framing in zip(part.contact_rows, part.row_framings, strict=True):
+        if result.row_framings.count(framing) < contact_rows:  # candidates: up to N per framing
+            result.contact_rows.append(row)
+            result.row_framings.append(framing)
+
+
+def balance_rows(result: InspectResult, contact_rows: int) -> None:
+    """Keep ``contact_rows`` rows, the framings in equal shares where the data allows (a sheet of
+    24 shows 8 faces, 8 upper bodies, 8 full bodies), grouped by framing, in dataset order."""
+    order = [f for f in FRAMINGS if f in result.row_framings] + sorted(set(result.row_framings) - set(FRAMINGS))
+    if not order:
+        return
+    quota = -(-contact_rows // len(order))
+    picked = [i for f in order for i in [j for j, g in enumerate(result.row_framings) if g == f][:quota]]
+    rest = [i for i in range(len(result.row_framings)) if i not in set(picked)]
+    chosen = sorted((picked + rest)[:contact_rows], key=lambda i: (order.index(result.row_framings[i]), i))
+    result.contact_rows = [result.contact_rows[i] for i in chosen]
+    result.row_framings = [result.row_framings[i] for i in chosen]
 
 
 def check_index(index: ShardIndex, tar_keys: list[str]) -> list[str]:

@@ -101,6 +101,17 @@ def test_good_dataset_passes_and_writes_report(tmp_path: Path) -> None:
     assert len(result.contact_rows) == 5
 
 
+def test_contact_sheet_shows_the_framings_in_equal_shares_grouped(tmp_path: Path) -> None:
+    """7 samples (3 face, 2 upper, 2 full) and 6 rows: 2 of each framing, face first, not the
+    first 6 samples (which hold 3 faces)."""
+    out = make_dataset(tmp_path, n=7, shard_size=3)
+    result = inspect_dataset(out, contact_rows=6, progress=False, row_renderer=contact_row)
+    assert result.row_framings == ["face", "face", "upper", "upper", "full", "full"]
+    assert all(label.endswith(f"({f})") for (label, _), f in zip(result.contact_rows, result.row_framings, strict=True))
+    few = inspect_dataset(out, contact_rows=2, progress=False, row_renderer=contact_row)
+    assert few.row_framings == ["face", "upper"]
+
+
 def test_parallel_workers_give_the_same_result(tmp_path: Path) -> None:
     out = make_dataset(tmp_path, n=7, shard_size=2, mutate=_set("depth", _nan_depth))
     serial = inspect_dataset(out, contact_rows=3, progress=False, row_renderer=contact_row)

@@ -109,6 +109,63 @@ def test_head_and_facial_styles_follow_the_config_by_sex_and_age(cfg, specs):
     assert len(head_obs) >= len(HEAD_STYLES) - 1  # 2,000 draws show (nearly) every style
 
 
+def _within(observed: Counter, expected: dict[str, float], n: int, sigmas: float) -> list[str]:
+    """Names whose observed count is more than ``sigmas`` binomial sigma from the expectation."""
+    bad = []
+    for name, exp in expected.items():
+        sd = np.sqrt(max(exp * (1 - exp / max(n, 1)), 1.0))
+        if abs(observed.get(name, 0) - exp) > sigmas * sd:
+            bad.append(f"{name}: {observed.get(name, 0)} vs {exp:.1f}")
+    return bad
+
+
+def test_styles_follow_the_config_within_each_sex_and_age_band(cfg, specs):
+    """Per (sex, age band): head styles and facial-hair kinds within 3.5 sigma of the config's
+    weights for that group (the group's table, or its sex's fallback). 3.5, not 3: these are
+    ~130 comparisons, and at 3 sigma one of them strays by chance about a third of the time
+    (seed 3 puts male_young long_straight at 3.3 sigma; seeds 4 and 5 at 8 vs 8.9)."""
+    from synthhuman.hair import group_weights
+
+    groups: dict[tuple[str, str], list] = {}
+    for s in specs:
+        groups.setdefault(person_group(dict(s.body.phenotype), cfg.hair.age_bands), []).append(s)
+    assert len(groups) == 6
+    for (sex, band), members in groups.items():
+        n = len(members)
+        for table, attr, keep, off in ((cfg.hair.head_styles, "head", cfg.hair.head_probability, "bald"),
+                                       (cfg.hair.facial_styles, "facial", cfg.hair.facial_probability, "none")):
+            weights = group_weights(table, sex, band)
+            total = sum(weights.values())
+            expected = {k: n * keep * w / total for k, w in weights.items()}
+            expected[off] = expected.get(off, 0.0) + n * (1 - keep)
+            observed = Counter(getattr(m.hair, attr).style for m in members)
+            assert not _within(observed, expected, n, 3.5), (sex, band, attr, _within(observed, expected, n, 3.5))
+
+
+def test_colour_families_follow_the_config_given_skin_tone(cfg, specs):
+    """Families drawn by weight among those allowed for the skin (max_skin_melanin), dyes at the
+    configured rate for adults and elders, never for the young."""
+    expected: dict[str, float] = {}
+    adults = 0
+    for s in specs:
+        band = person_group(dict(s.body.phenotype), cfg.hair.age_bands)[1]
+        allowed = {k: f.weight for k, f in cfg.hair.families.items() if s.body.skin.melanin <= f.max_skin_melanin}
+        total = sum(allowed.values())
+        dyed = cfg.hair.dyed_probability if band != "young" else 0.0
+        adults += band != "young"
+        for k, w in allowed.items():
+            expected[k] = expected.get(k, 0.0) + (1 - dyed) * w / total
+        expected["dyed"] = expected.get("dyed", 0.0) + dyed
+    observed = Counter(s.hair.color.family for s in specs)
+    assert not _within(observed, expected, len(specs), 3.0), _within(observed, expected, len(specs), 3.0)
+    for s in specs:
+        fam = cfg.hair.families.get(s.hair.color.family)
+        if fam is not None:
+            assert s.body.skin.melanin <= fam.max_skin_melanin
+            assert fam.melanin[0] <= s.hair.color.melanin <= fam.melanin[1]
+    assert observed["dyed"] > 0 and adults > 1000
+
+
 def test_expected_counts_catch_a_skewed_sampler(cfg, specs):
     """The distribution check above would fail if the sampler ignored sex (planted defect)."""
     people = [(1.0, 0.6)] * len(specs)  # pretend every person were an adult man
@@ -211,3 +268,25 @@ def test_strand_ply_reads_trimesh_s_view_of_the_same_vertices():
     np.testing.assert_array_equal(np.asarray(raw["radius"]).ravel(), ours.radius.ravel())
     with pytest.raises(ValueError, match="bytes"):
         decode_strands_ply(data[:-3])
+
+
+def test_inspect_reports_grooms_against_the_dataset_config(cfg, specs, tmp_path):
+    """inspect's groom table: observed counts next to the config's expectation for the people in
+    the dataset; a sampler that never drew 'short' shows up as a large negative z."""
+    from synthhuman.dataset_stats import DatasetStats
+    from synthhuman.inspect import InspectResult
+    from synthhuman.report import groom_rows
+
+    def result_of(spec_dicts):
+        stats = DatasetStats()
+        for d in spec_dicts:
+            stats._add_hair(d)
+        return InspectResult(tmp_path, {"config": cfg.raw}, stats=stats)
+
+    dicts = [s.to_dict() for s in specs[:600]]
+    rows = {kind: float(z) for kind, _, _, z in groom_rows(result_of(dicts))}
+    assert "head short" in rows and "facial beard" in rows
+    assert max(abs(z) for z in rows.values()) < 3.5, rows
+    skewed = [d for d in dicts if d["hair"]["head"]["style"] != "short"]
+    assert {kind: float(z) for kind, _, _, z in groom_rows(result_of(skewed))}["head short"] < -5
+    assert groom_rows(InspectResult(tmp_path, {"config": {}}, stats=DatasetStats())) == []

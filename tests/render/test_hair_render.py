@@ -388,3 +388,28 @@ def test_proxy_normals_face_away_from_the_skin_in_thin_layers(renderer, monkeypa
     monkeypatch.setattr(groom_mod, "LOOKUP_OFFSET_VOXELS", 0.0)
     planted = facing_in(haired("face", dense))
     assert planted["facial"] > 2 * fixed["facial"] + 0.02, (planted, fixed)
+
+
+def test_face_framing_covers_the_groom_around_the_head(renderer, monkeypatch):
+    """An afro stands centimetres off the skull: a tight face crop keeps it in the picture
+    (strand points within 17 cm of the head's centre project inside the image); framing the
+    skull alone (the planted defect) cuts part of it off."""
+    from synthhuman.geometry import world_to_camera_points
+
+    afro = dataclasses.replace(MEDIUM, style="coily", length_m=0.12, lift=1.0, gravity=0.0, curl_radius_m=0.004,
+                               curl_turns_per_m=80.0, points=24, strands=6000)
+    spec = haired("face", dataclasses.replace(GROOM, head=afro), width_px=96, height_px=128)
+    spec = dataclasses.replace(spec, camera=dataclasses.replace(spec.camera, fill=0.95, offset_x=0.0, offset_y=0.0))
+
+    def share_inside() -> float:
+        K, cam_to_world, _ = renderer.update_scene(spec)
+        points = renderer.groom.strands["head"].points.reshape(-1, 3).astype(np.float64)
+        near = points[np.linalg.norm(points - renderer._head_centre, axis=1) < 0.17]
+        cam = world_to_camera_points(near, cam_to_world)
+        u = K[0, 0] * cam[:, 0] / -cam[:, 2] + K[0, 2]
+        v = -K[1, 1] * cam[:, 1] / -cam[:, 2] + K[1, 2]
+        return float(((u >= 0) & (u < 96) & (v >= 0) & (v < 128)).mean())
+
+    assert share_inside() > 0.99
+    monkeypatch.setattr(type(renderer), "_framed_hair", lambda self, framing: np.zeros((0, 3)))
+    assert share_inside() < 0.97

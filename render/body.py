@@ -21,7 +21,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 import torch
-from synthhuman.render.materials import EYE_ATTRIBUTE, REST_ATTRIBUTE
+from synthhuman.render.materials import EYE_ATTRIBUTE, HAIR_COVER_ATTRIBUTE, REST_ATTRIBUTE
 
 from synthhuman import geometry
 from synthhuman.spec import BodySpec, PoseSpec
@@ -146,6 +146,10 @@ class AnnyBody:
         self.mesh.vertices.foreach_set("co", vertices.astype(np.float32).ravel())
         self.mesh.update()
 
+    def set_hair_cover(self, cover: np.ndarray) -> None:
+        """Per-vertex hair cover (0..1) the skin material tints by; zeros for a bald sample."""
+        self.mesh.attributes[HAIR_COVER_ATTRIBUTE].data.foreach_set("value", np.asarray(cover, np.float32))
+
     def vertex_normals(self) -> np.ndarray:
         """The smooth vertex normals of the current mesh, as Blender computed them (world)."""
         out = np.empty(len(self.mesh.vertices) * 3, np.float32)
@@ -185,6 +189,7 @@ def _add_static_attributes(mesh: bpy.types.Mesh, rest_vertices: np.ndarray, eye_
     rest.data.foreach_set("vector", rest_vertices.astype(np.float32).ravel())
     eye = mesh.attributes.new(EYE_ATTRIBUTE, "FLOAT", "POINT")
     eye.data.foreach_set("value", eye_cos.astype(np.float32))
+    mesh.attributes.new(HAIR_COVER_ATTRIBUTE, "FLOAT", "POINT")  # zeros: written per sample
 
 
 def load_walk_clip(path: Path) -> dict[str, list[tuple[int, np.ndarray]]]:

@@ -27,6 +27,23 @@ GREY_ATTRIBUTE = "hair_grey"  # per strand: 1 for an unpigmented (white) strand
 MATERIAL_NAME = "synthhuman_hair"
 
 
+# Absorption per unit of eu- and pheomelanin (Chiang et al. 2016, as in Cycles' Principled Hair).
+_EUMELANIN = np.array([0.419, 0.697, 1.37])
+_PHEOMELANIN = np.array([0.187, 0.4, 1.05])
+
+
+def hair_albedo(color: HairColorSpec) -> tuple[float, float, float]:
+    """Linear RGB that a groom of this colour roughly looks like in bulk: the tint the skin takes
+    under it (scalp, stubble shadow). Not the strands' BSDF: that is Principled Hair itself."""
+    if color.family == DYED:
+        return tuple(float(c) for c in color.dye_rgb)  # type: ignore[return-value]
+    amount = -np.log(max(1.0 - color.melanin, 1e-4))
+    sigma = amount * ((1 - color.redness) * _EUMELANIN + color.redness * _PHEOMELANIN)
+    pigmented = 0.8 * np.exp(-2.0 * sigma)
+    bulk = (1.0 - color.grey) * pigmented + color.grey * 0.8  # grey = the share of white strands
+    return tuple(float(c) for c in bulk)  # type: ignore[return-value]
+
+
 def configure_curves(scene: bpy.types.Scene) -> None:
     scene.cycles_curves.shape = "THICK_LINEAR"
     scene.cycles_curves.subdivisions = 2

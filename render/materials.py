@@ -20,6 +20,8 @@ SKIN_MATERIAL = "synthhuman_skin"
 EYE_MATERIAL = "synthhuman_eye"
 REST_ATTRIBUTE = "rest_co"  # FLOAT_VECTOR point attribute: rest-pose position (texture space)
 EYE_ATTRIBUTE = "eye_cos"  # FLOAT point attribute: cos(angle from the eye's optical axis)
+HAIR_COVER_ATTRIBUTE = "hair_cover"  # FLOAT point attribute, per sample: how much hair grows here (0..1)
+HAIR_TINT_STRENGTH = 0.6  # skin under full cover takes this share of the hair's colour (roots, shadow)
 
 # Linear albedo of chromophore-free skin, and optical densities per unit melanin / haemoglobin,
 # fitted so that melanin 0 -> very light, 1 -> very dark skin (linear reflectance ~0.1/0.05/0.03).
@@ -84,7 +86,20 @@ def build_skin_material() -> bpy.types.Material:
     tint.inputs["Factor"].default_value = 1.0
     _link(t, albedo.outputs["Color"], tint.inputs["A"])
     _link(t, vary.outputs["Result"], tint.inputs["B"])
-    _link(t, tint.outputs["Result"], bsdf.inputs["Base Color"])
+    # Where hair grows, the skin shows its roots and shadow: scalp under a buzz cut, stubble shadow.
+    cover = t.nodes.new("ShaderNodeAttribute")
+    cover.attribute_type, cover.attribute_name = "GEOMETRY", HAIR_COVER_ATTRIBUTE
+    strength = _node(t, "ShaderNodeMath")
+    strength.operation = "MULTIPLY"
+    strength.inputs[1].default_value = HAIR_TINT_STRENGTH
+    _link(t, cover.outputs["Fac"], strength.inputs[0])
+    hair_tint = _node(t, "ShaderNodeMix")
+    hair_tint.name = "hair_tint"
+    hair_tint.data_type = "RGBA"
+    colour_in = {sock.identifier: sock for sock in hair_tint.inputs}
+    _link(t, strength.outputs["Value"], colour_in["Factor_Float"])
+    _link(t, tint.outputs["Result"], colour_in["A_Color"])
+    _link(t, next(o for o in hair_tint.outputs if o.identifier == "Result_Color"), bsdf.inputs["Base Color"])
     pores = _node(t, "ShaderNodeTexNoise", Scale=900.0, Detail=2.0, Distortion=1.0)
     _link(t, rest, pores.inputs["Vector"])
     bump = _node(t, "ShaderNodeBump", Strength=0.15, Distance=0.0003)
@@ -95,9 +110,12 @@ def build_skin_material() -> bpy.types.Material:
     return mat
 
 
-def set_skin(mat: bpy.types.Material, skin: SkinSpec) -> None:
-    """Per-sample skin parameters (no node changes)."""
+def set_skin(mat: bpy.types.Material, skin: SkinSpec, hair_rgb: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
+    """Per-sample skin parameters (no node changes); ``hair_rgb`` tints the skin where the
+    ``hair_cover`` attribute says hair grows."""
     t = mat.node_tree
+    colour_in = {sock.identifier: sock for sock in t.nodes["hair_tint"].inputs}
+    colour_in["B_Color"].default_value = (*hair_rgb, 1.0)
     r, g, b = skin_albedo(skin.melanin, skin.hemoglobin)
     t.nodes["skin_albedo"].outputs["Color"].default_value = (r, g, b, 1.0)
     bsdf = t.nodes["skin_bsdf"]

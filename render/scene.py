@@ -27,7 +27,7 @@ from synthhuman.assets import load_library
 from synthhuman.errors import RendererUnavailable
 from synthhuman.framing import resolve_camera
 from synthhuman.groom import NO_GROOM, Groom, make_groom
-from synthhuman.hair_strands import HeadAtlas, atlas_inputs, build_atlas, head_frame
+from synthhuman.hair_strands import HeadAtlas, atlas_inputs, build_atlas, hair_cover, head_frame
 from synthhuman.sample import CameraMesh, RenderedSample, Strands
 from synthhuman.spec import SceneSpec
 
@@ -93,7 +93,7 @@ class BlenderRenderer:
         posed = self.body.pose(spec.body, spec.pose, self._base_rotations(spec.pose.base_pose))
         self.body.update_mesh(posed.vertices)
         self._update_hair(spec, posed)
-        materials.set_skin(self.skin, spec.body.skin)
+        materials.set_skin(self.skin, spec.body.skin, hair_mod.hair_albedo(spec.hair.color))
         materials.set_eyes(self.eyes, spec.body.skin)
         hdri = lighting.load_hdri(self.asset_path(spec.lighting.hdri_id), self._hdri_cache)
         lighting.apply_lighting(self.world, spec.lighting, hdri)
@@ -116,7 +116,9 @@ class BlenderRenderer:
         if not spec.hair.grooms():
             self.groom = NO_GROOM
             self.hair.clear()
+            self.body.set_hair_cover(np.zeros(len(self.body.mesh.vertices)))
             return
+        self.body.set_hair_cover(hair_cover(spec.hair, self.atlas, len(self.body.mesh.vertices)))
         proxy = spec.render.hair_normals == "proxy"
         self._head_centre = head_frame(self.atlas, posed.vertices).origin
         self.groom = make_groom(spec.hair, self.atlas, posed.vertices, self.body.vertex_normals().astype(np.float64),

@@ -359,6 +359,27 @@ def _facial_density(atlas: HeadAtlas, style: str) -> np.ndarray:
     return (region & ~atlas.lip_faces & ~atlas.ear_faces).astype(np.float64)
 
 
+# Skin tint where hair grows (scalp under short hair, stubble shadow): per family, how much of the
+# hair's colour shows on the skin at full density. Long hair hides the scalp anyway.
+COVER_BY_LENGTH_M = ((0.01, 1.0), (0.06, 0.8), (np.inf, 0.5))  # head hair: (up to length, cover)
+FACIAL_COVER = {"stubble": 1.0, "moustache": 0.7, "goatee": 0.7, "beard": 0.8}
+
+
+def hair_cover(spec: HairSpec, atlas: HeadAtlas, n_vertices: int) -> np.ndarray:
+    """(N,) per-vertex cover in [0, 1]: the skin tint weight of the skin material (0 = bare)."""
+    face_cover = np.zeros(len(atlas.faces))
+    if spec.head.strands > 0:
+        scale = next(c for limit, c in COVER_BY_LENGTH_M if spec.head.length_m <= limit)
+        face_cover = np.maximum(face_cover, scale * region_density(atlas, "head", spec.head))
+    if spec.facial.strands > 0:
+        scale = FACIAL_COVER.get(spec.facial.style, 0.7)
+        face_cover = np.maximum(face_cover, scale * region_density(atlas, "facial", spec.facial))
+    cover = np.zeros(n_vertices)
+    for k in range(3):
+        np.maximum.at(cover, atlas.faces[:, k], face_cover)
+    return cover
+
+
 # --------------------------------------------------------------------------- posed geometry
 
 

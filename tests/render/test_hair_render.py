@@ -413,3 +413,27 @@ def test_face_framing_covers_the_groom_around_the_head(renderer, monkeypatch):
     assert share_inside() > 0.99
     monkeypatch.setattr(type(renderer), "_framed_hair", lambda self, framing: np.zeros((0, 3)))
     assert share_inside() < 0.97
+
+
+def test_skin_under_short_hair_takes_the_hair_colour(renderer):
+    """The scalp under a buzz cut and the chin under stubble are tinted by the hair (cover
+    attribute x hair albedo); the nose is not. Bald samples reset the cover to zero."""
+    import bpy
+
+    buzz = dataclasses.replace(MEDIUM, style="buzz", length_m=0.006, strands=3000, lift=0.05, gravity=0.0, points=4)
+    renderer.update_scene(haired("face", dataclasses.replace(GROOM, head=buzz)))
+    cover = np.zeros(len(renderer.body.mesh.vertices), np.float32)
+    renderer.body.mesh.attributes["hair_cover"].data.foreach_get("value", cover)
+    vertices = np.array([v.co for v in renderer.body.mesh.vertices])
+    head = renderer.body.dominant_bone == renderer.body.bone_labels.index("head")
+    top = head & (vertices[:, 2] > vertices[head, 2].max() - 0.02)
+    nose = renderer.body._nose_id
+    assert cover[top].mean() > 0.9 and cover[nose] == 0.0
+    chin = head & (vertices[:, 2] < vertices[head, 2].min() + 0.03) & (cover > 0)
+    assert chin.sum() > 20  # the test groom's beard
+    tint = next(s for s in bpy.data.materials["synthhuman_skin"].node_tree.nodes["hair_tint"].inputs
+                if s.identifier == "B_Color").default_value
+    assert max(tint[:3]) < 0.5  # dark brown hair tints dark
+    renderer.update_scene(make_spec("face"))
+    renderer.body.mesh.attributes["hair_cover"].data.foreach_get("value", cover)
+    assert not cover.any()

@@ -119,14 +119,17 @@ def main() -> None:
     parser.add_argument("--data-override", action="append", default=[], metavar="KEY=VALUE",
                         help="DataConfig field, e.g. augment=false (repeatable)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-samples", type=int,
+                        help="training renders (default 160, the protocol's); more shows whether depth needs data")
     parser.add_argument("--run", type=Path, help="run directory (default: CACHE/runs/<task>-<time>)")
     args = parser.parse_args()
     if args.steps % args.eval_every:
         parser.error("--steps must be a multiple of --eval-every")
 
     started = time.perf_counter()
+    sets = {**SETS, "train": (SETS["train"][0], args.train_samples or SETS["train"][1])}
     train_dir, test_dir = (ensure_dataset(args.cache, name, seed, n, args.resolution, args.spp)
-                           for name, (seed, n) in SETS.items())
+                           for name, (seed, n) in sets.items())
     rendered = time.perf_counter()
     base = baselines(train_dir, test_dir, args.image_size)
     run = args.run or args.cache / "runs" / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -151,7 +154,7 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "learning",
         "config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                   "loss": parse_pairs(args.loss), "train": SETS["train"], "test": SETS["test"]},
+                   "loss": parse_pairs(args.loss), "train": sets["train"], "test": sets["test"]},
         "baselines_heldout": base,
         "curve_heldout": curve,
         "final_heldout": final,

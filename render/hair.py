@@ -20,7 +20,7 @@ import numpy as np
 from synthhuman.render import passes
 
 from synthhuman.hair import DYED, HairColorSpec
-from synthhuman.hair_strands import Strands
+from synthhuman.sample import Strands
 
 NORMAL_ATTRIBUTE = "hair_normal"  # per point, world frame: the proxy normal
 GREY_ATTRIBUTE = "hair_grey"  # per strand: 1 for an unpigmented (white) strand

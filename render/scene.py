@@ -27,7 +27,7 @@ from synthhuman.assets import load_library
 from synthhuman.errors import RendererUnavailable
 from synthhuman.framing import resolve_camera
 from synthhuman.groom import NO_GROOM, Groom, make_groom
-from synthhuman.hair_strands import HeadAtlas, atlas_inputs, build_atlas, hair_cover, head_frame
+from synthhuman.hair_strands import HeadAtlas, atlas_inputs, build_atlas, hair_cover
 from synthhuman.sample import CameraMesh, RenderedSample, Strands
 from synthhuman.spec import SceneSpec
 
@@ -67,7 +67,6 @@ class BlenderRenderer:
         self.hair = hair_mod.HairObjects(self.scene.collection, self.hair_material)
         self.groom: Groom = NO_GROOM  # the current sample's
         self._atlas: HeadAtlas | None = None
-        self._head_centre = np.zeros(3)
 
     @property
     def atlas(self) -> HeadAtlas:
@@ -120,7 +119,6 @@ class BlenderRenderer:
             return
         self.body.set_hair_cover(hair_cover(spec.hair, self.atlas, len(self.body.mesh.vertices)))
         proxy = spec.render.hair_normals == "proxy"
-        self._head_centre = head_frame(self.atlas, posed.vertices).origin
         self.groom = make_groom(spec.hair, self.atlas, posed.vertices, self.body.vertex_normals().astype(np.float64),
                                 proxy=proxy)
         self.hair.update(self.groom.strands, self.groom.normals, self.groom.grey)
@@ -129,10 +127,11 @@ class BlenderRenderer:
     def _framed_hair(self, framing: str) -> np.ndarray:
         """Strand points the framing must include: head hair and beard around the head (their
         middles and tips within FRAMED_HAIR_M of the head's centre: a groom's volume, not the
-        lengths of long hair hanging down the back, which would turn a face crop into a bust)."""
+        lengths of long hair hanging down the back, which would turn a face crop into a bust).
+        Upper-body framing covers every 7th point of the whole groom."""
         if framing == "upper":
             return self.groom.points()[::7].astype(np.float64)
-        centre = self._head_centre
+        centre = self.groom.head_centre
         parts = [s.points[:, [s.points.shape[1] // 2, -1]].reshape(-1, 3) for name, s in self.groom.strands.items()
                  if name in ("head", "facial")]
         points = np.concatenate(parts).astype(np.float64) if parts else np.zeros((0, 3))

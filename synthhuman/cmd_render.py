@@ -24,6 +24,8 @@ BODY_ASSET_KINDS = ("body_model", "body_data", "motion", "node_tree", "texture")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from synthhuman.hair import HAIR_NORMALS
+
     p.add_argument("--n", type=int, required=True, help="number of samples (indices 0..N-1)")
     p.add_argument("--out", required=True, help="output dataset directory")
     p.add_argument("--seed", type=int, default=0, help="global seed; (seed, index) fixes each sample (default 0)")
@@ -32,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard-size", type=int, default=1000, help="samples per shard (default 1000)")
     p.add_argument("--resolution", help="WIDTHxHEIGHT, e.g. 384x512 (default from config: 384x512)")
     p.add_argument("--samples", type=int, help="Cycles samples per pixel (default from config: 64)")
-    p.add_argument("--hair-normals", choices=("proxy", "strand"),
+    p.add_argument("--hair-normals", choices=HAIR_NORMALS,
                    help="GT normals of hair: the marching-cubes proxy (paper A.1; config default) or the strands' own")
     p.add_argument("--hair-detail", choices=tuple(HAIR_DETAIL),
                    help="strand counts, speed vs fidelity: " + ", ".join(f"{k} = x{v:g}" for k, v in HAIR_DETAIL.items())

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from synthhuman.geometry import normalize_or_zero
 from synthhuman.hair import HairSpec
 from synthhuman.hair_proxy import ProxySettings, build_proxy, proxy_normals
-from synthhuman.hair_strands import HeadAtlas, Strands, grow_grooms
+from synthhuman.hair_strands import HeadAtlas, grow_grooms, head_frame
+from synthhuman.sample import Strands
 
 # Each strand point looks its proxy normal up this many voxels out along its root's skin normal.
 # Without it, points low in a thin layer (beard, brows) fall nearest to a cap or clump edge of
@@ -33,6 +35,7 @@ class Groom:
     strands: dict[str, Strands]  # family -> strands (world frame)
     normals: dict[str, np.ndarray]  # family -> (S, P, 3) float32 GT normal per point (world)
     grey: dict[str, np.ndarray]  # family -> (S,) float32, 1 for an unpigmented strand
+    head_centre: np.ndarray = field(default_factory=lambda: np.zeros(3))  # posed head frame's origin (world)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -55,7 +58,8 @@ def make_groom(spec: HairSpec, atlas: HeadAtlas, vertices: np.ndarray, vertex_no
     if not spec.grooms():
         return NO_GROOM
     t0 = time.perf_counter()
-    families = grow_grooms(spec, atlas, vertices, vertex_normals)
+    frame = head_frame(atlas, vertices)
+    families = grow_grooms(spec, atlas, vertices, vertex_normals, frame)
     t1 = time.perf_counter()
     settings = ProxySettings(voxel_m=spec.proxy_voxel_m, blur_voxels=spec.proxy_blur_voxels)
     normals = {}
@@ -76,7 +80,7 @@ def make_groom(spec: HairSpec, atlas: HeadAtlas, vertices: np.ndarray, vertex_no
     t2 = time.perf_counter()
     rng = np.random.default_rng(np.random.SeedSequence(spec.strand_seed).spawn(GREY_STREAM + 1)[GREY_STREAM])
     grey = {name: (rng.random(s.count) < spec.color.grey).astype(np.float32) for name, s in families.items()}
-    return Groom(families, normals, grey, {"grow_s": t1 - t0, "proxy_s": t2 - t1})
+    return Groom(families, normals, grey, frame.origin, {"grow_s": t1 - t0, "proxy_s": t2 - t1})
 
 
 def _skin_normals(points: np.ndarray, vertices: np.ndarray, vertex_normals: np.ndarray) -> np.ndarray:
@@ -84,8 +88,7 @@ def _skin_normals(points: np.ndarray, vertices: np.ndarray, vertex_normals: np.n
     from scipy.spatial import cKDTree
 
     _, idx = cKDTree(vertices).query(points)
-    n = vertex_normals[idx]
-    return (n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    return normalize_or_zero(vertex_normals[idx]).astype(np.float32)
 
 
 def _near_body(points: np.ndarray, vertices: np.ndarray) -> np.ndarray:

@@ -51,6 +51,8 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 from skimage import measure
 
+from synthhuman.geometry import normalize_or_zero as _unit
+
 TRUNCATE = 4.0  # gaussian_filter's kernel radius, in sigmas (scipy's default, stated once here)
 
 
@@ -210,12 +212,6 @@ def _nearest_outer_grid(verts_idx: np.ndarray, outer: np.ndarray, shape: tuple[i
 def _voxel_index(points: np.ndarray, origin: np.ndarray, voxel_m: float) -> np.ndarray:
     """(N, 3) int64 index of the voxel whose centre is nearest each point."""
     return np.rint((points - origin) / voxel_m).astype(np.int64)
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length, in the input's dtype (zero rows stay zero)."""
-    length = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(length > 0, length, 1).astype(vectors.dtype)
 
 
 def _as_points(array: np.ndarray, name: str) -> np.ndarray:

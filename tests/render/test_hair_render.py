@@ -34,11 +34,17 @@ def haired(framing: str = "face", hair: HairSpec = GROOM, **render) -> object:
     return dataclasses.replace(spec, hair=hair, render=dataclasses.replace(spec.render, **render))
 
 
+def mesh_vertices(renderer) -> np.ndarray:
+    """The posed body's vertices as the Blender mesh holds them (world, float64)."""
+    out = np.empty(len(renderer.body.mesh.vertices) * 3, np.float32)
+    renderer.body.mesh.vertices.foreach_get("co", out)
+    return out.reshape(-1, 3).astype(np.float64)
+
+
 def posed_mesh(renderer):
     import trimesh
 
-    vertices = np.array([v.co for v in renderer.body.mesh.vertices])
-    return trimesh.Trimesh(vertices, renderer.body.faces, process=False)
+    return trimesh.Trimesh(mesh_vertices(renderer), renderer.body.faces, process=False)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +88,7 @@ def test_long_hair_rests_on_the_shoulders_and_falls_below_them(renderer):
     renderer.update_scene(haired("upper", dataclasses.replace(GROOM, head=LONG)))
     tips = renderer.groom.strands["head"].points[:, -1]
     shoulders = renderer.body.bone_labels.index("shoulder01.L")
-    vertices = np.array([v.co for v in renderer.body.mesh.vertices])
+    vertices = mesh_vertices(renderer)
     shoulder_z = vertices[renderer.body.dominant_bone == shoulders, 2].max()
     assert (tips[:, 2] < shoulder_z).mean() > 0.3  # a 40 cm groom hangs past the shoulders
 
@@ -91,7 +97,7 @@ def test_no_strand_crosses_the_eyes(renderer):
     """Head hair frames the face: no head-hair point lies in front of an eye (within 1.5 cm of
     its axis, ahead of the eyeball); brows and lashes are allowed there."""
     renderer.update_scene(haired("face", dataclasses.replace(GROOM, head=LONG)))
-    vertices = np.array([v.co for v in renderer.body.mesh.vertices])
+    vertices = mesh_vertices(renderer)
     pts = renderer.groom.strands["head"].points.reshape(-1, 3)
     for bone in ("eye.L", "eye.R"):
         eye = vertices[renderer.body.dominant_bone == renderer.body.bone_labels.index(bone)]
@@ -371,7 +377,7 @@ def test_proxy_normals_face_away_from_the_skin_in_thin_layers(renderer, monkeypa
 
     def facing_in(spec) -> dict[str, float]:
         renderer.update_scene(spec)
-        vertices = np.array([v.co for v in renderer.body.mesh.vertices])
+        vertices = mesh_vertices(renderer)
         skin = renderer.body.vertex_normals()
         tree = cKDTree(vertices)
         out = {}
@@ -404,7 +410,7 @@ def test_face_framing_covers_the_groom_around_the_head(renderer, monkeypatch):
     def share_inside() -> float:
         K, cam_to_world, _ = renderer.update_scene(spec)
         points = renderer.groom.strands["head"].points.reshape(-1, 3).astype(np.float64)
-        near = points[np.linalg.norm(points - renderer._head_centre, axis=1) < 0.17]
+        near = points[np.linalg.norm(points - renderer.groom.head_centre, axis=1) < 0.17]
         cam = world_to_camera_points(near, cam_to_world)
         u = K[0, 0] * cam[:, 0] / -cam[:, 2] + K[0, 2]
         v = -K[1, 1] * cam[:, 1] / -cam[:, 2] + K[1, 2]
@@ -424,7 +430,7 @@ def test_skin_under_short_hair_takes_the_hair_colour(renderer):
     renderer.update_scene(haired("face", dataclasses.replace(GROOM, head=buzz)))
     cover = np.zeros(len(renderer.body.mesh.vertices), np.float32)
     renderer.body.mesh.attributes["hair_cover"].data.foreach_get("value", cover)
-    vertices = np.array([v.co for v in renderer.body.mesh.vertices])
+    vertices = mesh_vertices(renderer)
     head = renderer.body.dominant_bone == renderer.body.bone_labels.index("head")
     top = head & (vertices[:, 2] > vertices[head, 2].max() - 0.02)
     nose = renderer.body._nose_id

@@ -6,11 +6,14 @@ poses and HDRIs is the dataset's. Default preset: 384 x 512, 32 samples per pixe
 so stdout is the JSON alone.
 
     python benchmarks/render.py [--n 6] [--samples 32] [--resolution 384x512] [--device cpu] [--no-denoise]
-                                [--hair-detail preview|fast|full|dense] [--compare-bald]
+                                [--hair-detail preview|fast|full|dense] [--compare-bald] [--compare-nude]
 
 Hair: `hair_grow_s` (numpy strands) and `hair_proxy_s` (marching-cubes proxy normals) are
 part of `scene_update_s`; `--compare-bald` renders the same specs without a groom as well and
-reports the render-time ratio.
+reports the render-time ratio. Clothing: `outfit_build_s` and `outfit_fit_s` are part of
+`scene_update_s`, `behind_lenses_render_s` (the see-through GT render, only with glasses) is not
+part of `render_s`; `--compare-nude` renders the same specs without an outfit and reports the
+ratio of the whole frame time (render plus that extra render) dressed over nude.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def main() -> None:
     ap.add_argument("--no-denoise", action="store_true")
     ap.add_argument("--hair-detail", choices=("preview", "fast", "full", "dense"), default="full")
     ap.add_argument("--compare-bald", action="store_true", help="also render every spec without hair")
+    ap.add_argument("--compare-nude", action="store_true", help="also render every spec without clothes")
     args = ap.parse_args()
     with _stdout_to_stderr():
         result = measure(args)
@@ -69,22 +73,32 @@ def measure(args: argparse.Namespace) -> dict:
         strands.append(sum(sample.meta["hair_strands"].values()))
         framings.append(spec.camera.framing)
     wall = time.perf_counter() - started
-    if args.compare_bald:
-        import dataclasses
+    import dataclasses
 
-        from synthhuman.hair import NO_HAIR
+    from synthhuman.hair import NO_HAIR
+    from synthhuman.outfit import NO_OUTFIT
 
-        for index in range(args.n):
-            spec = dataclasses.replace(sample_scene(0, index, cfg, hdris), hair=NO_HAIR)
-            bald.append(renderer.render_sample(spec).meta["timings"]["render_s"])
+    def frame_s(t: dict) -> float:
+        return t["render_s"] + t.get("behind_lenses_render_s", 0.0)
+
+    nude = []
+    for flag, field, off, out in ((args.compare_bald, "hair", NO_HAIR, bald), (args.compare_nude, "outfit", NO_OUTFIT, nude)):
+        for index in range(args.n if flag else 0):
+            spec = dataclasses.replace(sample_scene(0, index, cfg, hdris), **{field: off})
+            out.append(frame_s(renderer.render_sample(spec).meta["timings"]))
     keys = sorted({k for t in timings for k in t})
     median = {k: statistics.median(t[k] for t in timings if k in t) for k in keys}
     renderer.close()
     extra = {}
     if bald:
         extra = {"bald_render_median_s": round(statistics.median(bald), 4),
-                 "groomed_over_bald_render": round(statistics.median(t["render_s"] for t in timings)
+                 "groomed_over_bald_render": round(statistics.median(frame_s(t) for t in timings)
                                                    / statistics.median(bald), 3)}
+    if nude:
+        extra.update({"nude_render_median_s": round(statistics.median(nude), 4),
+                      "dressed_over_nude_render": round(statistics.median(frame_s(t) for t in timings)
+                                                        / statistics.median(nude), 3),
+                      "with_glasses": sum("behind_lenses_render_s" in t for t in timings)})
     return {
         "hair_detail": args.hair_detail,
         "strands_per_sample_median": statistics.median(strands),

@@ -39,6 +39,21 @@ PERSON_AOVS: dict[str, tuple[str, Callable[[bpy.types.NodeTree], bpy.types.NodeS
 }
 
 
+def _one(tree: bpy.types.NodeTree) -> bpy.types.NodeSocket:
+    node = tree.nodes.new("ShaderNodeValue")
+    node.outputs["Value"].default_value = 1.0
+    return node.outputs["Value"]
+
+
+# Written by glasses lenses only (render/glasses.py): their coverage and their own normal, so
+# that lens pixels can take the GT of the lens or of what is behind it (RenderSpec.transparent_gt).
+LENS_AOVS: dict[str, tuple[str, Callable[[bpy.types.NodeTree], bpy.types.NodeSocket]]] = {
+    "lens": ("VALUE", _one),
+    "lens_normal": ("COLOR", _geometry_normal),
+}
+LENS_PASS_INDEX = 7  # object index of lens objects: Cycles writes IndexOB from the first sample, like Z
+
+
 def add_person_aovs(tree: bpy.types.NodeTree,
                     sources: dict[str, bpy.types.NodeSocket] | None = None) -> None:
     """Add one AOV Output node per row of PERSON_AOVS; ``sources`` overrides a row's socket."""
@@ -56,9 +71,10 @@ def configure_view_layer(view_layer: bpy.types.ViewLayer) -> None:
     view_layer.use_pass_z = True
     view_layer.use_pass_environment = True
     view_layer.use_pass_normal = False
+    view_layer.use_pass_object_index = True
     view_layer.pass_alpha_threshold = 0.0
     existing = {aov.name for aov in view_layer.aovs}
-    for name, (kind, _) in PERSON_AOVS.items():
+    for name, (kind, _) in {**PERSON_AOVS, **LENS_AOVS}.items():
         if name not in existing:
             aov = view_layer.aovs.add()
             aov.name, aov.type = name, kind
@@ -97,6 +113,7 @@ class PassContext:
 
     spec: SceneSpec
     cam_to_world: np.ndarray
+    behind: dict[str, np.ndarray] | None = None  # layers of the render with the lenses hidden (see-through GT)
 
 
 def _stack(layers: dict[str, np.ndarray], name: str, channels: str) -> np.ndarray:
@@ -109,21 +126,57 @@ def rgb_from_layers(layers: dict[str, np.ndarray], ctx: PassContext) -> np.ndarr
     return geometry.linear_to_srgb8(linear)
 
 
+def _lens(layers: dict[str, np.ndarray]) -> np.ndarray:
+    """Per pixel, the share of samples whose camera ray met a lens first (0 without glasses)."""
+    return np.clip(layers.get("lens.X", np.zeros_like(layers["Combined.A"])), 0.0, 1.0)
+
+
+def _lens_first(layers: dict[str, np.ndarray]) -> np.ndarray:
+    """Pixels whose first sample hit a lens (the sample Z and object index come from)."""
+    index = layers.get("Object Index.X")
+    return np.zeros(layers["Combined.A"].shape, bool) if index is None else np.rint(index) == LENS_PASS_INDEX
+
+
+def _see_through(ctx: PassContext) -> bool:
+    return ctx.behind is not None and ctx.spec.render.transparent_gt == "see-through"
+
+
 def alpha_from_layers(layers: dict[str, np.ndarray], ctx: PassContext) -> np.ndarray:
-    return np.clip(layers["Combined.A"], 0.0, 1.0).astype(np.float32)
+    """Film coverage; lenses count as foreground wherever they are (glass over the background
+    would otherwise read as partly transparent)."""
+    return np.clip(np.maximum(layers["Combined.A"], _lens(layers)), 0.0, 1.0).astype(np.float32)
 
 
 def depth_from_layers(layers: dict[str, np.ndarray], ctx: PassContext) -> np.ndarray:
-    return geometry.depth_from_z_pass(layers["Depth.Z"], layers["Combined.A"])
+    """First-sample Z; on lens pixels, ``see-through`` takes what is behind the lens (the render
+    without lenses) where the person is there, ``surface`` keeps the lens."""
+    alpha = alpha_from_layers(layers, ctx)
+    depth = geometry.depth_from_z_pass(layers["Depth.Z"], alpha)
+    if _see_through(ctx):
+        behind = geometry.depth_from_z_pass(ctx.behind["Depth.Z"], ctx.behind["Combined.A"])
+        depth = np.where(_lens_first(layers) & (behind > 0), behind, depth).astype(np.float32)
+    return depth
 
 
 def normal_from_layers(layers: dict[str, np.ndarray], ctx: PassContext) -> np.ndarray:
-    """Sample-mean world normal (rgb / A), renormalised, rotated into the camera frame."""
+    """Sample-mean world normal, renormalised, rotated into the camera frame. Lenses write no
+    person normal: their share of the pixel takes the lens normal (``surface``) or, where the
+    person is behind them, the normal there (``see-through``)."""
     aov = _stack(layers, "normal", "RGBA")
     coverage = aov[..., 3:]
-    mean = np.where(coverage > 0, aov[..., :3] / np.maximum(coverage, 1e-12), 0.0)
-    n_cam = geometry.world_to_camera_normals(mean, ctx.cam_to_world)
-    fg = (layers["Combined.A"] > 0)[..., None]
+    total = np.where(coverage > 0, aov[..., :3] / np.maximum(coverage, 1e-12), 0.0)  # mean: as without glasses
+    lens = _lens(layers)[..., None]
+    if lens.any():
+        total = aov[..., :3]  # sums over the pixel's samples; the lens share is added below
+        lens_aov = _stack(layers, "lens_normal", "RGBA")
+        other = np.where(lens_aov[..., 3:] > 0, lens_aov[..., :3] / np.maximum(lens_aov[..., 3:], 1e-12), 0.0)
+        if _see_through(ctx):
+            behind = _stack(ctx.behind, "normal", "RGBA")
+            seen = behind[..., 3:] > 0
+            other = np.where(seen, behind[..., :3] / np.maximum(behind[..., 3:], 1e-12), other)
+        total = total + lens * other
+    n_cam = geometry.world_to_camera_normals(total, ctx.cam_to_world)
+    fg = (alpha_from_layers(layers, ctx) > 0)[..., None]
     return np.where(fg, geometry.normalize_or_zero(n_cam), 0.0).astype(np.float32)
 
 

@@ -19,16 +19,23 @@ import bpy
 import numpy as np
 from synthhuman.render import body as body_mod
 from synthhuman.render import camera as camera_mod
+from synthhuman.render import garments as garments_mod
+from synthhuman.render import glasses as glasses_mod
 from synthhuman.render import hair as hair_mod
 from synthhuman.render import lighting, materials, passes
+from synthhuman.render.mesh_objects import triangles, vertex_normals, vertex_positions
 
 from synthhuman import geometry
 from synthhuman.assets import load_library
 from synthhuman.errors import RendererUnavailable
 from synthhuman.framing import resolve_camera
+from synthhuman.garments import BodyAtlas, build_body_atlas, build_outfit
+from synthhuman.glasses import GlassesMesh, build_glasses
 from synthhuman.groom import NO_GROOM, Groom, make_groom
-from synthhuman.hair_strands import HeadAtlas, atlas_inputs, build_atlas, hair_cover
-from synthhuman.sample import CameraMesh, RenderedSample, Strands
+from synthhuman.hair_strands import HeadAtlas, atlas_inputs, build_atlas, hair_cover, head_frame
+from synthhuman.headwear import add_plate, build_headwear, compress_hair
+from synthhuman.outfit import SLOTS, WARDROBE_ASSET
+from synthhuman.sample import CameraMesh, RenderedSample, Strands, WornMesh
 from synthhuman.spec import SceneSpec
 
 WALK_PREFIX = "walk:"
@@ -67,6 +74,18 @@ class BlenderRenderer:
         self.hair = hair_mod.HairObjects(self.scene.collection, self.hair_material)
         self.groom: Groom = NO_GROOM  # the current sample's
         self._atlas: HeadAtlas | None = None
+        self.fabrics = {slot: garments_mod.build_fabric_material(f"synthhuman_fabric_{slot}")
+                        for slot in (*SLOTS, "headwear")}
+        self.garments = garments_mod.GarmentObjects(self.scene.collection, self.fabrics)
+        self.worn: dict[str, np.ndarray] = {}  # slot -> the current sample's garment vertices (world)
+        self._outfit_timings: dict[str, float] = {}
+        self._garment_atlas: BodyAtlas | None = None
+        self._head_local: np.ndarray | None = None
+        self._crown: np.ndarray | None = None  # the current headwear's fitted crown (world), hair stays under it
+        self.glasses = glasses_mod.GlassesObjects(self.scene.collection)
+        self.glasses_mesh: GlassesMesh | None = None
+        self._eye_ids = np.flatnonzero(np.isin(self.body.dominant_bone, [self.body.bone_labels.index(b)
+                                                                        for b in body_mod.EYE_BONES]))
 
     @property
     def atlas(self) -> HeadAtlas:
@@ -74,6 +93,21 @@ class BlenderRenderer:
         if self._atlas is None:
             self._atlas = build_atlas(atlas_inputs(self.body.model))
         return self._atlas
+
+    @property
+    def garment_atlas(self) -> BodyAtlas:
+        """Garment coordinates on Anny's template, built on first use (0.1 s) so nude renders skip it."""
+        if self._garment_atlas is None:
+            self._garment_atlas = build_body_atlas(garments_mod.atlas_inputs(self.body.model))
+        return self._garment_atlas
+
+    @property
+    def head_local(self) -> np.ndarray:
+        """The garment template's vertices in the head's own frame (what headwear fields are cut in)."""
+        if self._head_local is None:
+            frame = head_frame(self.atlas, self.garment_atlas.template)
+            self._head_local = (self.garment_atlas.template - frame.origin) @ frame.axes / frame.scale
+        return self._head_local
 
     def asset_path(self, asset_id: str) -> Path:
         """The file of an asset id; an unknown or missing asset is a one-line UserError."""
@@ -91,7 +125,9 @@ class BlenderRenderer:
         """Apply a spec to the live scene; returns (K, cam_to_world, posed body)."""
         posed = self.body.pose(spec.body, spec.pose, self._base_rotations(spec.pose.base_pose))
         self.body.update_mesh(posed.vertices)
+        posed = self._update_outfit(spec, posed)
         self._update_hair(spec, posed)
+        self._update_glasses(spec, posed)
         materials.set_skin(self.skin, spec.body.skin, hair_mod.hair_albedo(spec.hair.color))
         materials.set_eyes(self.eyes, spec.body.skin)
         hdri = lighting.load_hdri(self.asset_path(spec.lighting.hdri_id), self._hdri_cache)
@@ -102,6 +138,10 @@ class BlenderRenderer:
         self.scene.cycles.seed = r.cycles_seed
         self.scene.cycles.use_denoising = r.denoise  # the Combined pass only: GT passes stay exact
         region = self.body.region_points(posed, spec.camera.framing)
+        if self.worn and spec.camera.framing == "full":  # soles and loose cloth widen the frame
+            region = np.concatenate([region, *(v[::8] for v in self.worn.values())])
+        if "headwear" in self.worn and spec.camera.framing != "full":  # and the headwear
+            region = np.concatenate([region, self.worn["headwear"][::4]])
         if self.groom.count and spec.camera.framing != "full":  # the framed region covers the groom too
             region = np.concatenate([region, self._framed_hair(spec.camera.framing)])
         yaw, pitch = (self.body.head_facing(posed) if spec.camera.framing == "face"
@@ -110,6 +150,66 @@ class BlenderRenderer:
                                          facing_yaw_deg=yaw, facing_pitch_deg=pitch)
         camera_mod.set_camera(self.scene, self.camera, K, cam_to_world)
         return K, cam_to_world, posed
+
+    def _update_outfit(self, spec: SceneSpec, posed: body_mod.PosedBody) -> body_mod.PosedBody:
+        """Cut, fit and write this sample's garments; with soles the body stands on them, so the
+        returned posed body (and the Blender mesh) is lifted until the lowest point is at z = 0."""
+        worn = spec.outfit.worn()
+        hat = spec.outfit.headwear
+        self._crown = None
+        if not worn and hat.kind == "none":
+            self.garments.clear()
+            self.worn, self._outfit_timings = {}, {}
+            return posed
+        t0 = time.perf_counter()
+        meshes = build_outfit(spec.outfit, self.garment_atlas)
+        crown = build_headwear(hat, self.garment_atlas, self.head_local, spec.outfit.subdivisions) if hat.kind != "none" else None
+        t1 = time.perf_counter()
+        normals = self.body.vertex_normals().astype(np.float64)
+        fitted = {name: mesh.fit(posed.vertices, normals) for name, mesh in meshes.items()}
+        low = min([float(v[:, 2].min()) for v in fitted.values()], default=0.0)
+        if low < 0.0:
+            lift = np.array([0.0, 0.0, -low])
+            posed = body_mod.PosedBody(posed.vertices + lift, posed.bone_heads + lift)
+            self.body.update_mesh(posed.vertices)
+            fitted = {name: v + lift for name, v in fitted.items()}
+        parts = {name: (fitted[name], meshes[name].faces, meshes[name].rest) for name in meshes}
+        fabrics = {name: g.fabric for name, g in worn.items()}
+        if crown is not None:
+            self._crown = crown.fit(posed.vertices, normals)
+            frame = head_frame(self.atlas, posed.vertices)
+            vertices, faces = add_plate(self._crown, crown.faces, self._crown, crown.faces, frame, hat)
+            rest = np.concatenate([crown.rest, ((vertices[len(crown.rest):] - frame.origin) @ frame.axes
+                                                / frame.scale).astype(np.float32)])
+            parts["headwear"] = (vertices, faces, rest)
+            fitted["headwear"] = vertices
+            fabrics["headwear"] = hat.fabric
+        self.garments.update(parts)
+        for name, fabric in fabrics.items():
+            garments_mod.set_fabric(self.fabrics[name], fabric)
+        self.worn = fitted
+        self._outfit_timings = {"build_s": t1 - t0, "fit_s": time.perf_counter() - t1}
+        return posed
+
+    def _update_glasses(self, spec: SceneSpec, posed: body_mod.PosedBody) -> None:
+        """Build this sample's glasses on the posed head (or remove the last sample's)."""
+        g = spec.outfit.glasses
+        if g.shape == "none":
+            self.glasses.update(None, g)
+            self.glasses_mesh = None
+            return
+        frame = head_frame(self.atlas, posed.vertices)
+
+        def local(points: np.ndarray) -> np.ndarray:
+            return (points - frame.origin) @ frame.axes / frame.scale
+
+        eyes = local(posed.vertices[self._eye_ids])
+        corneas = np.stack([side[np.argmax(side[:, 2])] for side in (eyes[eyes[:, 0] > 0], eyes[eyes[:, 0] <= 0])])
+        ears = local(posed.vertices[np.unique(self.atlas.faces[self.atlas.ear_faces])])
+        lashes = spec.hair.lashes_upper
+        reach = 0.8 * lashes.length_m if lashes.strands else 0.0
+        self.glasses_mesh = build_glasses(g, frame, local(posed.vertices[self.atlas.fit_ids]), corneas, ears, reach)
+        self.glasses.update(self.glasses_mesh, g)
 
     def _update_hair(self, spec: SceneSpec, posed: body_mod.PosedBody) -> None:
         if not spec.hair.grooms():
@@ -121,8 +221,22 @@ class BlenderRenderer:
         proxy = spec.render.hair_normals == "proxy"
         self.groom = make_groom(spec.hair, self.atlas, posed.vertices, self.body.vertex_normals().astype(np.float64),
                                 proxy=proxy)
+        self._hair_under_headwear(spec)
         self.hair.update(self.groom.strands, self.groom.normals, self.groom.grey)
         hair_mod.set_hair_color(self.hair_material, spec.hair.color, proxy)
+
+    def _hair_under_headwear(self, spec: SceneSpec) -> None:
+        """Head hair stays under the headwear: a headscarf hides all of it; any other crown
+        presses the strands it covers flat under itself."""
+        if self._crown is None or "head" not in self.groom.strands:
+            return
+        if spec.outfit.headwear.kind == "headscarf":
+            for table in (self.groom.strands, self.groom.normals, self.groom.grey):
+                table.pop("head", None)
+            return
+        head = self.groom.strands["head"]
+        obj = self.garments.objects["headwear"]
+        head.points = compress_hair(head.points, self.worn["headwear"], triangles(obj.data), self.groom.head_centre)
 
     def _framed_hair(self, framing: str) -> np.ndarray:
         """Strand points the framing must include: head hair and beard around the head (their
@@ -149,7 +263,13 @@ class BlenderRenderer:
         bpy.ops.render.render(write_still=True, scene=self.scene.name)
         t2 = time.perf_counter()
         layers = passes.read_exr(Path(self.scene.render.filepath))
-        ctx = passes.PassContext(spec, cam_to_world)
+        behind = None
+        if self.glasses_mesh is not None and spec.render.transparent_gt == "see-through":
+            with behind_lenses(self.scene, self.glasses, self._tmpdir / "behind.exr"):
+                bpy.ops.render.render(write_still=True, scene=self.scene.name)
+                behind = passes.read_exr(Path(self.scene.render.filepath))
+        t_behind = time.perf_counter()
+        ctx = passes.PassContext(spec, cam_to_world, behind)
         arrays = {key: fn(layers, ctx) for key, fn in passes.POSTPROCESS.items()}
         mesh = self.camera_mesh(posed, cam_to_world) if export_mesh else None
         t3 = time.perf_counter()
@@ -157,10 +277,13 @@ class BlenderRenderer:
             "spec": spec.to_dict(),
             "K": K.tolist(),
             "cam_to_world": cam_to_world.tolist(),
-            "asset_ids": [spec.lighting.hdri_id],
-            "timings": {"scene_update_s": t1 - t0, "render_s": t2 - t1, "readback_s": t3 - t2,
-                        **{f"hair_{k}": v for k, v in self.groom.timings.items()}},
+            "asset_ids": [spec.lighting.hdri_id, *([WARDROBE_ASSET] if self.worn else [])],
+            "timings": {"scene_update_s": t1 - t0, "render_s": t2 - t1, "readback_s": t3 - t_behind,
+                        **({"behind_lenses_render_s": t_behind - t2} if behind is not None else {}),
+                        **{f"hair_{k}": v for k, v in self.groom.timings.items()},
+                        **{f"outfit_{k}": v for k, v in self._outfit_timings.items()}},
             "hair_strands": {name: s.count for name, s in self.groom.strands.items()},
+            "outfit_triangles": {name: len(obj.data.polygons) for name, obj in self.garments.objects.items()},
             "blender_version": bpy.app.version_string,
             "anny_version": _anny_version(),
         }
@@ -172,19 +295,47 @@ class BlenderRenderer:
         strands = [Strands(s.name, geometry.world_to_camera_points(s.points.reshape(-1, 3), cam_to_world)
                            .reshape(s.points.shape).astype(np.float32), s.radius.copy())
                    for s in self.groom.strands.values()]
+        worn = [WornMesh(name, geometry.world_to_camera_points(v, cam_to_world).astype(np.float32),
+                         triangles(self.garments.objects[name].data),
+                         geometry.world_to_camera_normals(self.garments.vertex_normals(name), cam_to_world)
+                         .astype(np.float32))
+                for name, v in self.worn.items()]
+        if self.glasses_mesh is not None:
+            for name, obj in self.glasses.objects.items():
+                worn.append(WornMesh(f"glasses_{name}",
+                                     geometry.world_to_camera_points(vertex_positions(obj), cam_to_world).astype(np.float32),
+                                     triangles(obj.data),
+                                     geometry.world_to_camera_normals(vertex_normals(obj), cam_to_world).astype(np.float32)))
         return CameraMesh(
             vertices=geometry.world_to_camera_points(posed.vertices.astype(np.float32), cam_to_world).astype(np.float32),
             faces=self.body.faces.copy(),
             vertex_normals=geometry.world_to_camera_normals(n_world, cam_to_world).astype(np.float32),
             strands=strands,
+            worn=worn,
         )
 
     def close(self) -> None:
         """Free Blender data and the temporary output folder; the renderer is unusable afterwards."""
         self.hair.clear()
+        self.garments.clear()
+        self.glasses.clear()
         bpy.ops.wm.read_factory_settings(use_empty=True)
         bpy.data.orphans_purge(do_recursive=True)
         shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+
+@contextmanager
+def behind_lenses(scene: bpy.types.Scene, glasses: glasses_mod.GlassesObjects, path: Path) -> Iterator[None]:
+    """The scene for the see-through GT render: lenses hidden, no bounces (only first hits,
+    AOVs and Z matter), no denoising, its own output file; restored afterwards."""
+    saved = (scene.render.filepath, scene.cycles.max_bounces, scene.cycles.use_denoising)
+    glasses.set_lenses_hidden(True)
+    scene.render.filepath, scene.cycles.max_bounces, scene.cycles.use_denoising = str(path), 0, False
+    try:
+        yield
+    finally:
+        glasses.set_lenses_hidden(False)
+        scene.render.filepath, scene.cycles.max_bounces, scene.cycles.use_denoising = saved
 
 
 @contextmanager

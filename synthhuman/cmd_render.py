@@ -25,6 +25,7 @@ BODY_ASSET_KINDS = ("body_model", "body_data", "motion", "node_tree", "texture")
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from synthhuman.hair import HAIR_NORMALS
+    from synthhuman.spec import TRANSPARENT_GT_MODES
 
     p.add_argument("--n", type=int, required=True, help="number of samples (indices 0..N-1)")
     p.add_argument("--out", required=True, help="output dataset directory")
@@ -36,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, help="Cycles samples per pixel (default from config: 64)")
     p.add_argument("--hair-normals", choices=HAIR_NORMALS,
                    help="GT normals of hair: the marching-cubes proxy (paper A.1; config default) or the strands' own")
+    p.add_argument("--transparent-gt", choices=TRANSPARENT_GT_MODES,
+                   help="GT of glasses lenses: what is behind them (see-through; paper A.2, config default) "
+                        "or the lens surface; RGB refracts either way")
     p.add_argument("--hair-detail", choices=tuple(HAIR_DETAIL),
                    help="strand counts, speed vs fidelity: " + ", ".join(f"{k} = x{v:g}" for k, v in HAIR_DETAIL.items())
                    + " (default from config: full)")
@@ -69,6 +73,10 @@ def _run(args: argparse.Namespace) -> int:
     library = load_library()
     hdri_ids = resolve_hdri_ids(cfg.lighting, library.ids("hdri"))
     used_ids = list(hdri_ids) + ([i for k in BODY_ASSET_KINDS for i in library.ids(k)] if args.renderer == "blender" else [])
+    from synthhuman.outfit import WARDROBE_ASSET
+
+    if args.renderer == "blender" and any(p > 0 for slot in cfg.outfit.probability.values() for p in slot.values()):
+        used_ids.append(WARDROBE_ASSET)  # dressed people: the procedural wardrobe's licence is listed too
     asset_paths = {asset_id: str(library.path(asset_id)) for asset_id in used_ids}  # missing asset -> one-line error
     out_dir = prepare_output_dir(args.out, subdir="shards")
     with DirLock(out_dir):  # one render per DIR: a second one is refused, not interleaved
@@ -137,6 +145,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         render["samples"] = args.samples
     if args.hair_normals:
         render["hair_normals"] = args.hair_normals
+    if args.transparent_gt:
+        render["transparent_gt"] = args.transparent_gt
     out: dict[str, Any] = {"render": render} if render else {}
     if args.hair_detail:
         out["hair"] = {"strand_scale": HAIR_DETAIL[args.hair_detail]}

@@ -19,6 +19,7 @@ from synthhuman.config_checks import check_flag, check_int_pair, check_number, c
 from synthhuman.distributions import DIST_KINDS, Dist, parse_dist
 from synthhuman.errors import UserError
 from synthhuman.hair import HAIR_NORMALS, HairConfig, parse_hair_config
+from synthhuman.outfit import OutfitConfig, parse_outfit_config
 from synthhuman.pose_sampling import validate_pose_config
 from synthhuman.resources import package_data_dir
 from synthhuman.spec import FRAMINGS, TRANSPARENT_GT_MODES
@@ -28,8 +29,9 @@ CONFIG_DIR = package_data_dir("configs")
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 POSE_CONFIG = CONFIG_DIR / "pose.yaml"
 HAIR_CONFIG = CONFIG_DIR / "hair.yaml"
+OUTFIT_CONFIG = CONFIG_DIR / "outfit.yaml"
 PHENOTYPES = ("gender", "age", "muscle", "weight", "height", "proportions", "cupsize", "firmness")
-FREE_FORM_KEYS = ("pose", "hair")  # validated by their own parsers (keys by group, style, ...)
+FREE_FORM_KEYS = ("pose", "hair", "outfit")  # validated by their own parsers (keys by group, style, ...)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class SamplingConfig:
     pose: dict[str, Any]
     hair: HairConfig
     hair_normals: str
+    outfit: OutfitConfig
     raw: dict[str, Any]  # the merged YAML, stored in dataset.json
 
     def digest(self) -> str:
@@ -88,6 +91,7 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
     merged = read_yaml_mapping(DEFAULT_CONFIG)
     merged["pose"] = read_yaml_mapping(POSE_CONFIG) if POSE_CONFIG.exists() else {}
     merged["hair"] = read_yaml_mapping(HAIR_CONFIG)
+    merged["outfit"] = read_yaml_mapping(OUTFIT_CONFIG)
     for layer in (read_yaml_mapping(Path(path)) if path else None, overrides):
         if layer:
             _check_keys(layer, merged, "")
@@ -148,6 +152,7 @@ def parse_config(raw: dict[str, Any]) -> SamplingConfig:
         pose=raw.get("pose", {}),
         hair=parse_hair_config(raw["hair"]),
         hair_normals=render["hair_normals"],
+        outfit=parse_outfit_config(raw["outfit"]),
         raw=raw,
     )
 

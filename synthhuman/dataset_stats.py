@@ -50,6 +50,9 @@ class DatasetStats:
     facial_style: Counter = field(default_factory=Counter)
     hair_color: Counter = field(default_factory=Counter)
     hair_length_m: list[float] = field(default_factory=list)  # head hair with strands only
+    outfit_people: list[tuple[float, float, str]] = field(default_factory=list)  # (gender, age, framing) per spec with an outfit
+    outfit_kind: Counter = field(default_factory=Counter)  # "slot kind" -> count ("top none": slot empty)
+    fabric: Counter = field(default_factory=Counter)  # material of every worn garment
 
     def add(self, sample: RenderedSample) -> None:
         """Fold one sample in; fields a broken json lacks are skipped (the checks report them)."""
@@ -66,6 +69,7 @@ class DatasetStats:
             if isinstance(pair, (list, tuple)) and len(pair) == 2:
                 _append(self.phenotype.setdefault(str(pair[0]), []), pair[1])
         self._add_hair(spec)
+        self._add_outfit(spec)
         K = matrix(meta.get("K"), (3, 3))
         if K is not None:
             self.focal_px.append(float(K[0, 0]))
@@ -79,22 +83,36 @@ class DatasetStats:
         hair = spec.get("hair")
         if not isinstance(hair, dict):
             return  # a spec from before hair existed: bald, and not part of the groom statistics
-        phenotype = dict(p for p in (_get(spec, "body", "phenotype") or []) if isinstance(p, (list, tuple)) and len(p) == 2)
-        gender, age = phenotype.get("gender", 0.5), phenotype.get("age", 0.5)
-        if is_number(gender) and is_number(age):
-            self.hair_people.append((float(gender), float(age)))
+        person = _gender_age(spec)
+        if person is not None:
+            self.hair_people.append(person)
         self.head_style[str(_get(hair, "head", "style") or "?")] += 1
         self.facial_style[str(_get(hair, "facial", "style") or "?")] += 1
         self.hair_color[str(_get(hair, "color", "family") or "?")] += 1
         if (_get(hair, "head", "strands") or 0) > 0:
             _append(self.hair_length_m, _get(hair, "head", "length_m"))
 
+    def _add_outfit(self, spec: dict[str, Any]) -> None:
+        outfit = spec.get("outfit")
+        if not isinstance(outfit, dict):
+            return  # a spec from before clothing existed: nude, and not part of the outfit statistics
+        person = _gender_age(spec)
+        if person is not None:
+            self.outfit_people.append((*person, str(_get(spec, "camera", "framing") or "?")))
+        for slot in ("top", "bottom", "shoes"):
+            kind = str(_get(outfit, slot, "kind") or "none")
+            self.outfit_kind[f"{slot} {kind}"] += 1
+            if kind != "none":
+                self.fabric[str(_get(outfit, slot, "fabric", "material") or "?")] += 1
+        self.outfit_kind[f"glasses {_get(outfit, 'glasses', 'shape') or 'none'}"] += 1
+        self.outfit_kind[f"headwear {_get(outfit, 'headwear', 'kind') or 'none'}"] += 1
+
     def merge(self, other: DatasetStats) -> None:
         """Fold in another accumulator (one shard's, from a worker process)."""
         self.samples += other.samples
-        for name in ("framing", "hdri", "sizes", "head_style", "facial_style", "hair_color"):
+        for name in ("framing", "hdri", "sizes", "head_style", "facial_style", "hair_color", "outfit_kind", "fabric"):
             getattr(self, name).update(getattr(other, name))
-        for name in ("melanin", "focal_mm", "focal_px", "coverage", "hair_people", "hair_length_m"):
+        for name in ("melanin", "focal_mm", "focal_px", "coverage", "hair_people", "hair_length_m", "outfit_people"):
             getattr(self, name).extend(getattr(other, name))
         for name, values in other.phenotype.items():
             self.phenotype.setdefault(name, []).extend(values)
@@ -112,6 +130,13 @@ def _get(data: Any, *path: str) -> Any:
             return None
         data = data.get(name)
     return data
+
+
+def _gender_age(spec: dict[str, Any]) -> tuple[float, float] | None:
+    """(gender, age) of a spec's Anny phenotype (0.5 where absent); None if they are not numbers."""
+    phenotype = dict(p for p in (_get(spec, "body", "phenotype") or []) if isinstance(p, (list, tuple)) and len(p) == 2)
+    gender, age = phenotype.get("gender", 0.5), phenotype.get("age", 0.5)
+    return (float(gender), float(age)) if is_number(gender) and is_number(age) else None
 
 
 def _append(values: list[float], value: Any) -> None:

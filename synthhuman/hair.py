@@ -10,13 +10,19 @@ per-strand jitter; see ``synthhuman.hair_strands``). Probabilities depend on the
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from synthhuman.config_checks import check_number, check_numbers, check_range
+from synthhuman.config_checks import (
+    check_known,
+    check_mapping,
+    check_number,
+    check_numbers,
+    check_range,
+    check_weights,
+)
 from synthhuman.errors import UserError
 
 HEAD_STYLES = ("buzz", "short", "medium", "long_straight", "wavy", "curly", "coily", "ponytail", "bun",
@@ -130,44 +136,20 @@ class HairConfig:
     proxy_blur_voxels: float
 
 
-def _known(keys: Any, allowed: tuple[str, ...] | list[str], where: str) -> None:
-    for key in keys:
-        if key not in allowed:
-            hint = difflib.get_close_matches(str(key), list(allowed), n=1)
-            known = f"known: {', '.join(allowed)}" if len(allowed) <= 16 else ""
-            parts = [f"did you mean '{where}.{hint[0]}'?"] if hint else []
-            parts += [known] if known else []
-            raise UserError(f"unknown config key '{where}.{key}'" + (f" ({'; '.join(parts)})" if parts else ""))
-
-
-def _mapping(value: Any, key: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise UserError(f"config key {key} must be a mapping, got {value!r}")
-    return value
-
-
-def _weights(table: Any, key: str, names: tuple[str, ...]) -> dict[str, dict[str, float]]:
+def group_weight_table(table: Any, key: str, names: tuple[str, ...]) -> dict[str, dict[str, float]]:
     """group -> name -> weight; every group's weights >= 0 and not all 0; sex groups required."""
-    table = _mapping(table, key)
-    _known(table, GROUPS, key)
+    table = check_mapping(table, key)
+    check_known(table, GROUPS, key)
     missing = [s for s in SEXES if s not in table]
     if missing:
         raise UserError(f"config key {key} lacks group(s) {', '.join(missing)} (the fallback of every age band)")
-    out = {}
-    for group, weights in table.items():
-        weights = _mapping(weights, f"{key}.{group}")
-        _known(weights, names, f"{key}.{group}")
-        parsed = {n: check_number(w, f"{key}.{group}.{n}", 0, 1e6) for n, w in weights.items()}
-        if sum(parsed.values()) <= 0:
-            raise UserError(f"config key {key}.{group}: at least one weight must be > 0")
-        out[group] = parsed
-    return out
+    return {group: check_weights(weights, f"{key}.{group}", names) for group, weights in table.items()}
 
 
 def _param_ranges(values: Any, key: str, base: dict[str, tuple[float, float]] | None = None,
                   allowed: tuple[str, ...] = tuple(STYLE_PARAMS)) -> dict[str, tuple[float, float]]:
-    values = _mapping(values, key)
-    _known(values, (*allowed, "points"), key)
+    values = check_mapping(values, key)
+    check_known(values, (*allowed, "points"), key)
     out = dict(base or {})
     for name, value in values.items():
         if name == "points":
@@ -186,29 +168,29 @@ def _points(values: dict[str, Any], key: str, default: int) -> int:
 
 def parse_hair_config(raw: Any) -> HairConfig:
     """Validate the merged `hair:` tree (errors name the key)."""
-    raw = _mapping(raw, "hair")
-    _known(raw, ("age_bands", "strand_scale", "head", "color", "eyebrows", "eyelashes", "facial", "proxy"), "hair")
-    proxy = _mapping(raw["proxy"], "hair.proxy")
-    _known(proxy, ("voxel_m", "blur_voxels"), "hair.proxy")
+    raw = check_mapping(raw, "hair")
+    check_known(raw, ("age_bands", "strand_scale", "head", "color", "eyebrows", "eyelashes", "facial", "proxy"), "hair")
+    proxy = check_mapping(raw["proxy"], "hair.proxy")
+    check_known(proxy, ("voxel_m", "blur_voxels"), "hair.proxy")
     young, elder = check_range(raw["age_bands"], "hair.age_bands", 0, 1)
-    head = _mapping(raw["head"], "hair.head")
-    _known(head, ("probability", "styles", "defaults", "params"), "hair.head")
+    head = check_mapping(raw["head"], "hair.head")
+    check_known(head, ("probability", "styles", "defaults", "params"), "hair.head")
     defaults = _param_ranges(head["defaults"], "hair.head.defaults")
     missing = sorted(set(STYLE_PARAMS) - set(defaults))
     if missing:
         raise UserError(f"config key hair.head.defaults lacks {', '.join(missing)}")
     default_points = _points(head["defaults"], "hair.head.defaults", 16)
-    params = _mapping(head["params"], "hair.head.params")
-    _known(params, HEAD_STYLES, "hair.head.params")
+    params = check_mapping(head["params"], "hair.head.params")
+    check_known(params, HEAD_STYLES, "hair.head.params")
     head_params = {s: _param_ranges(params.get(s, {}), f"hair.head.params.{s}", defaults) for s in HEAD_STYLES}
     head_points = {s: _points(params.get(s, {}), f"hair.head.params.{s}", default_points) for s in HEAD_STYLES}
-    color = _mapping(raw["color"], "hair.color")
-    _known(color, ("families", "grey", "dyed_probability", "dyes", "roughness"), "hair.color")
+    color = check_mapping(raw["color"], "hair.color")
+    check_known(color, ("families", "grey", "dyed_probability", "dyes", "roughness"), "hair.color")
     families = {}
-    for name, fam in _mapping(color["families"], "hair.color.families").items():
+    for name, fam in check_mapping(color["families"], "hair.color.families").items():
         key = f"hair.color.families.{name}"
-        fam = _mapping(fam, key)
-        _known(fam, ("weight", "melanin", "redness", "max_skin_melanin"), key)
+        fam = check_mapping(fam, key)
+        check_known(fam, ("weight", "melanin", "redness", "max_skin_melanin"), key)
         families[name] = ColorFamily(check_number(fam["weight"], f"{key}.weight", 0, 1e6),
                                      check_range(fam["melanin"], f"{key}.melanin", 0, 1),
                                      check_range(fam["redness"], f"{key}.redness", 0, 1),
@@ -217,16 +199,16 @@ def parse_hair_config(raw: Any) -> HairConfig:
         raise UserError(f"config key hair.color.families: {DYED!r} is reserved for dyed colours")
     if not families or sum(f.weight for f in families.values()) <= 0:
         raise UserError("config key hair.color.families: at least one family weight must be > 0")
-    grey = _mapping(color["grey"], "hair.color.grey")
-    _known(grey, AGE_BANDS, "hair.color.grey")
+    grey = check_mapping(color["grey"], "hair.color.grey")
+    check_known(grey, AGE_BANDS, "hair.color.grey")
     dyes = tuple(tuple(check_numbers(c, f"hair.color.dyes[{i}]", 3, 0, 1)) for i, c in enumerate(color["dyes"]))
     dyed = check_number(color["dyed_probability"], "hair.color.dyed_probability", 0, 1)
     if dyed > 0 and not dyes:
         raise UserError("config key hair.color.dyes must list at least one colour when dyed_probability > 0")
-    facial = _mapping(raw["facial"], "hair.facial")
-    _known(facial, ("probability", "styles", "params", "curl_turns_per_m", "curl_radius_m", "radius_m"), "hair.facial")
-    fparams = _mapping(facial["params"], "hair.facial.params")
-    _known(fparams, FACIAL_STYLES[1:], "hair.facial.params")
+    facial = check_mapping(raw["facial"], "hair.facial")
+    check_known(facial, ("probability", "styles", "params", "curl_turns_per_m", "curl_radius_m", "radius_m"), "hair.facial")
+    fparams = check_mapping(facial["params"], "hair.facial.params")
+    check_known(fparams, FACIAL_STYLES[1:], "hair.facial.params")
     facial_params = {}
     for s in FACIAL_STYLES[1:]:
         if s not in fparams:
@@ -238,7 +220,7 @@ def parse_hair_config(raw: Any) -> HairConfig:
         age_bands=(young, elder),
         strand_scale=check_number(raw["strand_scale"], "hair.strand_scale", 0, 100),
         head_probability=check_number(head["probability"], "hair.head.probability", 0, 1),
-        head_styles=_weights(head["styles"], "hair.head.styles", HEAD_STYLES),
+        head_styles=group_weight_table(head["styles"], "hair.head.styles", HEAD_STYLES),
         head_params=head_params,
         head_points=head_points,
         families=families,
@@ -253,7 +235,7 @@ def parse_hair_config(raw: Any) -> HairConfig:
                                 {"upper_strands": (0, 2000), "lower_strands": (0, 2000),
                                  "upper_length_m": (0, 0.03), "lower_length_m": (0, 0.03), "curl": (0, 1),
                                  "radius_m": (1e-6, 1e-3)}),
-        facial_styles=_weights(facial["styles"], "hair.facial.styles", FACIAL_STYLES),
+        facial_styles=group_weight_table(facial["styles"], "hair.facial.styles", FACIAL_STYLES),
         facial_params=facial_params,
         facial_curl={"curl_turns_per_m": check_range(facial["curl_turns_per_m"], "hair.facial.curl_turns_per_m", 0, 500),
                      "curl_radius_m": check_range(facial["curl_radius_m"], "hair.facial.curl_radius_m", 0, 0.05),
@@ -265,8 +247,8 @@ def parse_hair_config(raw: Any) -> HairConfig:
 
 
 def _parse_simple(values: Any, key: str, ranges: dict[str, tuple[float, float]]) -> dict[str, Any]:
-    values = _mapping(values, key)
-    _known(values, ("probability", *ranges), key)
+    values = check_mapping(values, key)
+    check_known(values, ("probability", *ranges), key)
     missing = [k for k in ("probability", *ranges) if k not in values]
     if missing:
         raise UserError(f"config key {key} lacks {', '.join(missing)}")
@@ -291,13 +273,13 @@ def group_weights(table: dict[str, dict[str, float]], sex: str, band: str) -> di
     return table.get(f"{sex}_{band}", table[sex])
 
 
-def _choose(rng: np.random.Generator, weights: dict[str, float]) -> str:
+def choose(rng: np.random.Generator, weights: dict[str, float]) -> str:
     names = sorted(weights)
     p = np.array([weights[n] for n in names], dtype=float)
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
-def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+def uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
     return round(float(rng.uniform(*bounds)), 6)
 
 
@@ -310,13 +292,13 @@ def sample_hair(rng: np.random.Generator, cfg: HairConfig, phenotype: dict[str, 
     """A groom for a person with this phenotype and skin. Draw order is fixed: keep it so."""
     sex, band = person_group(phenotype, cfg.age_bands)
     strand_seed = int(rng.integers(0, 2**31 - 1))
-    style = _choose(rng, group_weights(cfg.head_styles, sex, band))
+    style = choose(rng, group_weights(cfg.head_styles, sex, band))
     has_head = rng.random() < cfg.head_probability
     head = _sample_head(rng, cfg, style) if has_head else GroomSpec(style="bald")
     color = _sample_color(rng, cfg, band, skin_melanin)
     brows = _sample_brows(rng, cfg)
     upper, lower = _sample_lashes(rng, cfg)
-    facial_style = _choose(rng, group_weights(cfg.facial_styles, sex, band))
+    facial_style = choose(rng, group_weights(cfg.facial_styles, sex, band))
     facial = _sample_facial(rng, cfg, facial_style if rng.random() < cfg.facial_probability else "none")
     return HairSpec(head=head, eyebrows=brows, lashes_upper=upper, lashes_lower=lower, facial=facial, color=color,
                     strand_seed=strand_seed, proxy_voxel_m=cfg.proxy_voxel_m, proxy_blur_voxels=cfg.proxy_blur_voxels)
@@ -329,19 +311,19 @@ def _sample_head(rng: np.random.Generator, cfg: HairConfig, style: str) -> Groom
         if name in INT_PARAMS:
             values[name] = _count(rng, ranges[name], cfg.strand_scale if name == "strands" else 1.0)
         else:
-            values[name] = _uniform(rng, ranges[name])
+            values[name] = uniform(rng, ranges[name])
     values["clumps"] = max(1, values["clumps"])
     return GroomSpec(style=style, points=cfg.head_points[style], **values)
 
 
 def _sample_color(rng: np.random.Generator, cfg: HairConfig, band: str, skin_melanin: float) -> HairColorSpec:
-    grey = _uniform(rng, cfg.grey[band])
-    roughness = _uniform(rng, cfg.roughness)
+    grey = uniform(rng, cfg.grey[band])
+    roughness = uniform(rng, cfg.roughness)
     dyed = band != "young" and cfg.dyes and rng.random() < cfg.dyed_probability
     weights = {n: f.weight for n, f in cfg.families.items() if skin_melanin <= f.max_skin_melanin}
-    family = _choose(rng, weights or {n: f.weight for n, f in cfg.families.items()})
+    family = choose(rng, weights or {n: f.weight for n, f in cfg.families.items()})
     fam = cfg.families[family]
-    melanin, redness = _uniform(rng, fam.melanin), _uniform(rng, fam.redness)
+    melanin, redness = uniform(rng, fam.melanin), uniform(rng, fam.redness)
     if dyed:
         dye = cfg.dyes[int(rng.integers(len(cfg.dyes)))]
         return HairColorSpec(DYED, melanin, redness, grey, tuple(round(float(c), 6) for c in dye), roughness)  # type: ignore[arg-type]
@@ -353,8 +335,8 @@ def _sample_brows(rng: np.random.Generator, cfg: HairConfig) -> GroomSpec:
     if rng.random() >= b["probability"]:
         return GroomSpec(style="none")
     return GroomSpec(style="brows", strands=_count(rng, b["strands"], cfg.strand_scale),
-                     length_m=_uniform(rng, b["length_m"]), band=_uniform(rng, b["thickness"]),
-                     radius_m=_uniform(rng, b["radius_m"]), lift=0.15, clump=0.2, clumps=40, frizz_m=0.0004,
+                     length_m=uniform(rng, b["length_m"]), band=uniform(rng, b["thickness"]),
+                     radius_m=uniform(rng, b["radius_m"]), lift=0.15, clump=0.2, clumps=40, frizz_m=0.0004,
                      points=5)
 
 
@@ -362,13 +344,13 @@ def _sample_lashes(rng: np.random.Generator, cfg: HairConfig) -> tuple[GroomSpec
     e = cfg.eyelashes
     if rng.random() >= e["probability"]:
         return GroomSpec(style="none"), GroomSpec(style="none")
-    curl, radius = _uniform(rng, e["curl"]), _uniform(rng, e["radius_m"])
+    curl, radius = uniform(rng, e["curl"]), uniform(rng, e["radius_m"])
     # Lashes are few: scaled at most down to a visible minimum, never to nothing.
     scale = max(cfg.strand_scale, 0.25) if cfg.strand_scale > 0 else 0.0
     upper = GroomSpec(style="upper", strands=2 * _count(rng, e["upper_strands"], scale),
-                      length_m=_uniform(rng, e["upper_length_m"]), lift=curl, radius_m=radius, points=5)
+                      length_m=uniform(rng, e["upper_length_m"]), lift=curl, radius_m=radius, points=5)
     lower = GroomSpec(style="lower", strands=2 * _count(rng, e["lower_strands"], scale),
-                      length_m=_uniform(rng, e["lower_length_m"]), lift=curl, radius_m=radius, points=4)
+                      length_m=uniform(rng, e["lower_length_m"]), lift=curl, radius_m=radius, points=4)
     return upper, lower
 
 
@@ -378,8 +360,8 @@ def _sample_facial(rng: np.random.Generator, cfg: HairConfig, style: str) -> Gro
     p = cfg.facial_params[style]
     c = cfg.facial_curl
     return GroomSpec(style=style, strands=_count(rng, p["strands"], cfg.strand_scale),
-                     length_m=_uniform(rng, p["length_m"]), curl_turns_per_m=_uniform(rng, c["curl_turns_per_m"]),
-                     curl_radius_m=_uniform(rng, c["curl_radius_m"]), radius_m=_uniform(rng, c["radius_m"]),
+                     length_m=uniform(rng, p["length_m"]), curl_turns_per_m=uniform(rng, c["curl_turns_per_m"]),
+                     curl_radius_m=uniform(rng, c["curl_radius_m"]), radius_m=uniform(rng, c["radius_m"]),
                      lift=0.2, gravity=0.3, clump=0.2, clumps=80, frizz_m=0.0005, points=4 if style == "stubble" else 6)
 
 

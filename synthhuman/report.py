@@ -143,6 +143,8 @@ def attribute_charts(stats: DatasetStats) -> list[str]:
         charts += [svg_counts(stats.head_style, "head hair style"), svg_counts(stats.facial_style, "facial hair"),
                    svg_counts(stats.hair_color, "hair colour"),
                    svg_histogram(stats.hair_length_m, "head hair length (m)", lo=0.0)]
+    if stats.outfit_people:
+        charts += [svg_counts(stats.outfit_kind, "outfit (slot kind)"), svg_counts(stats.fabric, "fabric")]
     return [c for c in charts if c]
 
 
@@ -225,12 +227,39 @@ def groom_rows(result: InspectResult) -> list[tuple[str, str, str, str]]:
     except UserError:
         return []
     head, facial = expected_style_counts(cfg, stats.hair_people)
-    rows, n = [], len(stats.hair_people)
-    for prefix, observed, expected in (("head", stats.head_style, head), ("facial", stats.facial_style, facial)):
-        for style, exp in expected.items():
-            obs = observed.get(style, 0)
-            sd = math.sqrt(max(exp * (1 - exp / n), 1e-9))
-            rows.append((f"{prefix} {style}", str(obs), f"{exp:.1f}", f"{(obs - exp) / sd:+.1f}"))
+    n = len(stats.hair_people)
+    return (_z_rows("head", stats.head_style, head, n) + _z_rows("facial", stats.facial_style, facial, n))
+
+
+def outfit_rows(result: InspectResult) -> list[tuple[str, str, str, str]]:
+    """(slot kind, observed, expected under the dataset's config, z), as ``groom_rows`` for grooms:
+    expected counts from the stored config and each sample's sex, age and framing
+    (``outfit.expected_kind_counts``). Empty without outfits or a readable config."""
+    from synthhuman.errors import UserError
+    from synthhuman.outfit import expected_kind_counts, parse_outfit_config
+
+    stats = result.stats
+    raw = ((result.manifest or {}).get("config") or {}).get("outfit")
+    if not stats.outfit_people or not isinstance(raw, dict):
+        return []
+    try:
+        cfg = parse_outfit_config(raw)
+    except UserError:
+        return []
+    observed = {slot: {k.split(" ", 1)[1]: v for k, v in stats.outfit_kind.items() if k.startswith(slot + " ")}
+                for slot in ("top", "bottom", "shoes", "glasses", "headwear")}
+    n = len(stats.outfit_people)
+    expected = expected_kind_counts(cfg, stats.outfit_people)
+    return [row for slot, exp in expected.items() for row in _z_rows(slot, observed[slot], exp, n)]
+
+
+def _z_rows(prefix: str, observed: dict[str, int], expected: dict[str, float], n: int) -> list[tuple[str, str, str, str]]:
+    """Binomial z of each observed count against its expectation over n samples."""
+    rows = []
+    for name, exp in expected.items():
+        obs = observed.get(name, 0)
+        sd = math.sqrt(max(exp * (1 - exp / n), 1e-9))
+        rows.append((f"{prefix} {name}", str(obs), f"{exp:.1f}", f"{(obs - exp) / sd:+.1f}"))
     return rows
 
 
@@ -238,6 +267,7 @@ def write_html(result: InspectResult, path: Path, sheet: Path | None) -> Path:
     """One self-contained page: summary, problems, charts, the contact sheet inlined as base64."""
     stats = result.stats
     grooms = groom_rows(result)
+    outfits = outfit_rows(result)
     verdict = ('<p class="ok">no integrity problems</p>' if not result.problems
                else f'<p class="bad">{len(result.problems)} integrity problem(s)</p>')
     timings = [(stage, f"{mean:.3f} s") for stage, mean in stats.timing_means().items()]
@@ -251,6 +281,7 @@ def write_html(result: InspectResult, path: Path, sheet: Path | None) -> Path:
              "<h2>Licences</h2>" + _table(_licence_rows((result.manifest or {}).get("licences")))
              if _licence_rows((result.manifest or {}).get("licences")) else "",
              "<h2>Grooms against the config</h2>" + _table4(grooms) if grooms else "",
+             "<h2>Outfits against the config</h2>" + _table4(outfits) if outfits else "",
              "<h2>Attributes</h2><div>" + "".join(attribute_charts(stats)) + "</div>",
              _list("Problems", result.problems, "bad"), _list("Failed samples", result.failures),
              _list("Warnings", result.warnings), _list("Incomplete shard files", result.incomplete)]

@@ -29,6 +29,16 @@ class Strands:
 
 
 @dataclass
+class WornMesh:
+    """One worn item's triangles (a garment), in the same frame as the CameraMesh holding it."""
+
+    name: str  # the outfit slot: top, bottom, shoes
+    vertices: np.ndarray  # (G, 3) float32, metres
+    faces: np.ndarray  # (F, 3) int32
+    vertex_normals: np.ndarray  # (G, 3) float32 unit, the shading normals
+
+
+@dataclass
 class CameraMesh:
     """The posed, camera-space geometry of a sample (debug export, ground-truth checks)."""
 
@@ -36,6 +46,7 @@ class CameraMesh:
     faces: np.ndarray  # (M, 3) int32 triangle indices
     vertex_normals: np.ndarray  # (N, 3) float32 unit, camera frame, the shading normals
     strands: list[Strands] = field(default_factory=list)  # hair, camera frame
+    worn: list[WornMesh] = field(default_factory=list)  # garments, camera frame
 
 
 @dataclass

@@ -13,11 +13,12 @@ import numpy as np
 from synthhuman.config import BodyConfig, CameraConfig, LightingConfig, SamplingConfig
 from synthhuman.errors import UserError
 from synthhuman.hair import sample_hair
+from synthhuman.outfit import sample_outfit
 from synthhuman.pose_sampling import sample_pose
 from synthhuman.spec import FRAMINGS, BodySpec, CameraSpec, LightingSpec, RenderSpec, SceneSpec, SkinSpec
 
 # Child-stream positions. Append new parts at the end; never reorder.
-STREAMS = ("body", "pose", "lighting", "camera", "render", "hair")
+STREAMS = ("body", "pose", "lighting", "camera", "render", "hair", "outfit")
 ANCESTRIES = ("african", "asian", "caucasian")
 
 
@@ -33,15 +34,17 @@ def sample_scene(seed: int, index: int, cfg: SamplingConfig, hdri_ids: list[str]
     """The SceneSpec of sample ``index`` of the dataset with global ``seed``."""
     rngs = part_rngs(seed, index)
     body = sample_body(rngs["body"], cfg.body)
+    camera = sample_camera(rngs["camera"], cfg.camera, cfg.framing_weights)
     return SceneSpec(
         seed=seed,
         index=index,
         body=body,
         pose=sample_pose(rngs["pose"], cfg.pose),
         lighting=sample_lighting(rngs["lighting"], cfg.lighting, hdri_ids),
-        camera=sample_camera(rngs["camera"], cfg.camera, cfg.framing_weights),
+        camera=camera,
         render=sample_render(rngs["render"], cfg),
         hair=sample_hair(rngs["hair"], cfg.hair, dict(body.phenotype), body.skin.melanin),
+        outfit=sample_outfit(rngs["outfit"], cfg.outfit, dict(body.phenotype), camera.framing),
     )
 
 

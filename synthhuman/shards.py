@@ -34,10 +34,11 @@ import numpy as np
 from synthhuman import outputs
 from synthhuman.assets import file_sha256
 from synthhuman.errors import UserError, is_out_of_space, out_of_space
-from synthhuman.sample import CameraMesh, RenderedSample
+from synthhuman.sample import CameraMesh, RenderedSample, WornMesh
 from synthhuman.strand_ply import decode_strands_ply, encode_strands_ply
 
 SAMPLE_KEYS = (*(o.member for o in outputs.REQUIRED), "json")  # members every sample has
+WORN_PREFIX = "worn."  # "worn.<slot>.ply": one garment's exported mesh (with --export-mesh)
 TAR_MTIME = 0  # fixed header time keeps shards byte-reproducible
 
 
@@ -64,6 +65,8 @@ def encode_sample(sample: RenderedSample) -> dict[str, bytes]:
         record["mesh.ply"] = encode_mesh_ply(sample.mesh)
         if sample.mesh.strands:
             record["hair.ply"] = encode_strands_ply(sample.mesh.strands)
+        for item in sample.mesh.worn:
+            record[f"{WORN_PREFIX}{item.name}.ply"] = encode_mesh_ply(item)
     return record
 
 
@@ -77,6 +80,11 @@ def decode_sample(record: dict[str, Any]) -> RenderedSample:
     mesh = decode_mesh_ply(record["mesh.ply"]) if "mesh.ply" in record else None
     if mesh is not None and "hair.ply" in record:
         mesh.strands = decode_strands_ply(record["hair.ply"])
+    if mesh is not None:
+        for member in sorted(k for k in record if k.startswith(WORN_PREFIX) and k.endswith(".ply")):
+            part = decode_mesh_ply(record[member])
+            mesh.worn.append(WornMesh(member[len(WORN_PREFIX):-len(".ply")], part.vertices, part.faces,
+                                      part.vertex_normals))
     return RenderedSample(key=key, maps=maps, meta=json.loads(record["json"]), mesh=mesh)
 
 
@@ -98,7 +106,7 @@ def _check_arrays(sample: RenderedSample) -> None:
             raise ValueError(f"sample {sample.key}: {problem}")
 
 
-def encode_mesh_ply(mesh: CameraMesh) -> bytes:
+def encode_mesh_ply(mesh: CameraMesh | WornMesh) -> bytes:
     """Binary PLY with vertex normals, written by trimesh."""
     import trimesh
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from synthhuman.hair import HAIR_NORMALS, NO_HAIR, HairSpec
+from synthhuman.outfit import NO_OUTFIT, FabricSpec, GarmentSpec, OutfitSpec
 
 SCHEMA_VERSION = 1
 FRAMINGS = ("face", "upper", "full")
@@ -121,6 +122,7 @@ class SceneSpec:
     camera: CameraSpec
     render: RenderSpec
     hair: HairSpec = NO_HAIR  # absent in specs written before hair existed: those are bald
+    outfit: OutfitSpec = NO_OUTFIT  # absent in specs written before clothing existed: those are nude
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -205,18 +207,21 @@ def _convert(tp: Any, value: Any) -> Any:
 
 
 __all__ = [
-    "BodySpec",
-    "CameraSpec",
     "FRAMINGS",
     "HAIR_NORMALS",
+    "SCHEMA_VERSION",
+    "TRANSPARENT_GT_MODES",
+    "BodySpec",
+    "CameraSpec",
+    "FabricSpec",
+    "GarmentSpec",
     "HairSpec",
     "LightingSpec",
     "NamedValues",
+    "OutfitSpec",
     "PoseSpec",
     "RenderSpec",
-    "SCHEMA_VERSION",
     "SceneSpec",
     "SkinSpec",
-    "TRANSPARENT_GT_MODES",
     "sample_key",
 ]

@@ -45,8 +45,10 @@ def test_shipped_manifests_load() -> None:
     assert "hdri/city" in lib.ids() and "motion/walk" in lib.ids()
     assert lib.ids() == sorted(lib.ids())
     assert not any("smpl" in i for i in lib.ids())
-    for asset_id in lib.ids():
-        assert lib.get(asset_id).licence in {"CC0-1.0", "Apache-2.0"}
+    for asset_id in lib.ids():  # third-party data is CC0 or Apache; our own procedural assets MIT, as the code
+        assert lib.get(asset_id).licence in ({"CC0-1.0", "Apache-2.0", "MIT"} if asset_id.startswith("wardrobe/")
+                                             else {"CC0-1.0", "Apache-2.0"})
+    assert lib.get("wardrobe/procedural").kind == "procedural"
 
 
 @needs_packages
@@ -134,7 +136,8 @@ def test_licence_summary_counts(tmp_path: Path) -> None:
         "CC0-1.0": {"count": 2, "ids": ["texture/a", "texture/b"], "attribution": ["Test Author"]},
     }
     shipped = load_library().licence_summary()
-    assert shipped["CC0-1.0"]["count"] + shipped["Apache-2.0"]["count"] == len(load_library().ids())
+    assert sum(entry["count"] for entry in shipped.values()) == len(load_library().ids())
+    assert set(shipped) == {"CC0-1.0", "Apache-2.0", "MIT"}
 
 
 def run_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:

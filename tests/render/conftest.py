@@ -48,7 +48,8 @@ def renderer():
 
 
 def raycast_reference(sample) -> tuple:
-    """Independent GT: embree ray cast of the exported camera-space mesh through pixel centres.
+    """Independent GT: embree ray cast of the exported camera-space mesh (body and any worn
+    garments) through pixel centres.
 
     Returns (depth (H, W), normals (H, W, 3), hit mask (H, W)). The normals come from the
     camera-space triangles alone (`geometric_vertex_normals`), never from the exported vertex
@@ -60,8 +61,13 @@ def raycast_reference(sample) -> tuple:
 
     from synthhuman.geometry import pixel_rays
 
-    vertices = sample.mesh.vertices.astype(np.float64)
-    mesh = trimesh.Trimesh(vertices, sample.mesh.faces, process=False)
+    see_through = sample.meta["spec"]["render"].get("transparent_gt", "see-through") == "see-through"
+    worn = [w for w in sample.mesh.worn if not (see_through and w.name == "glasses_lenses")]  # GT looks through them
+    parts = [(sample.mesh.vertices, sample.mesh.faces), *((w.vertices, w.faces) for w in worn)]
+    offsets = np.cumsum([0] + [len(v) for v, _ in parts])
+    vertices = np.concatenate([v for v, _ in parts]).astype(np.float64)
+    faces = np.concatenate([f + o for (_, f), o in zip(parts, offsets, strict=False)])
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
     h, w = sample.alpha.shape
     dirs = pixel_rays(sample.K, w, h).reshape(-1, 3)
     origins = np.zeros_like(dirs)
@@ -69,7 +75,7 @@ def raycast_reference(sample) -> tuple:
     depth = np.zeros(h * w)
     depth[ray] = -loc[:, 2]
     bary = trimesh.triangles.points_to_barycentric(mesh.triangles[tri], loc)
-    vn = geometric_vertex_normals(vertices, sample.mesh.faces)[sample.mesh.faces[tri]]
+    vn = geometric_vertex_normals(vertices, faces)[faces[tri]]  # parts share no vertices: each its own normals
     n = (bary[:, :, None] * vn).sum(axis=1)
     n /= np.linalg.norm(n, axis=1, keepdims=True)
     normals = np.zeros((h * w, 3))

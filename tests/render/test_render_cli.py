@@ -39,7 +39,8 @@ def test_shards_hold_every_sample_with_valid_ground_truth(blender_dataset):
     manifest = json.loads((blender_dataset / "dataset.json").read_text())
     assert manifest["status"] == "complete" and manifest["counts"]["samples"] == 3
     assert manifest["versions"]["bpy"] == "5.0.1"
-    assert set(manifest["licences"]) <= {"CC0-1.0", "Apache-2.0"}
+    assert set(manifest["licences"]) <= {"CC0-1.0", "Apache-2.0", "MIT"}
+    assert any("procedural garments" in a for a in manifest["licences"]["MIT"]["attribution"])  # dressed people
     assert all(read_index(p).failures == [] for p in shards)
 
 

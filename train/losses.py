@@ -16,6 +16,8 @@ from torch import Tensor
 
 _EPS = 1e-6
 LAP_STYLES = ("hou_liu", "matting")  # definitions of the Laplacian term, see alpha_laplacian
+REDUCTIONS = ("image", "batch")  # how the depth terms average over a batch, see depth_loss
+DEPTH_DATA_TERMS = ("mse", "trimmed_mae")  # the depth data term, see depth_loss
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,18 @@ class LossWeights:
     lap_style: str = "hou_liu"
     grad: float = 0.5  # MiDaS' alpha: L = sum(r^2)/(2M) + grad * L_grad, as in MiDaS' own loss
     grad_scales: int = 4
+    # "image": each image's depth terms averaged over its own foreground, then images averaged
+    # (MiDaS' "image-based" reduction; the metrics average per image too). "batch": MiDaS'
+    # default, all valid pixels of the batch pooled, which weighs images by foreground area.
+    depth_reduction: str = "batch"
+    # (log s)^2 per image, s the least-squares scale of the depth alignment: anchors the raw
+    # output's scale, which the aligned terms leave free. See depth_loss.
+    depth_scale: float = 0.0
+    # "mse": the paper's half mean square of the aligned residual. "trimmed_mae": MiDaS'
+    # L_ssitrim, the mean absolute residual with the `depth_trim` largest fraction of each
+    # image's residuals left out (hair strands, silhouette pixels), halved as MiDaS does.
+    depth_data: str = "mse"
+    depth_trim: float = 0.2
     depth: float = 1.0  # per-task weights, used when summing the multi-task loss
     normals: float = 1.0
     alpha: float = 1.0
@@ -41,6 +55,13 @@ class LossWeights:
     def __post_init__(self) -> None:
         if self.lap_style not in LAP_STYLES:  # fails when the run file is read, not at step 1
             raise ValueError(f"lap_style must be one of {', '.join(LAP_STYLES)}, got {self.lap_style!r}")
+        if self.depth_data not in DEPTH_DATA_TERMS:
+            raise ValueError(f"depth_data must be one of {', '.join(DEPTH_DATA_TERMS)}, got {self.depth_data!r}")
+        if not 0.0 <= self.depth_trim < 1.0:
+            raise ValueError(f"depth_trim must be in [0, 1), got {self.depth_trim}")
+        if self.depth_reduction not in REDUCTIONS:
+            raise ValueError(f"depth_reduction must be one of {', '.join(REDUCTIONS)}, "
+                             f"got {self.depth_reduction!r}")
 
 
 def _masked_mean(values: Tensor, mask: Tensor | None) -> Tensor:
@@ -49,6 +70,16 @@ def _masked_mean(values: Tensor, mask: Tensor | None) -> Tensor:
         return values.mean()
     m = mask.to(values.dtype).expand_as(values)
     return (values * m).sum() / m.sum().clamp_min(1.0)
+
+
+def _reduce(values: Tensor, weight: Tensor, reduction: str) -> Tensor:
+    """sum(values) / sum(weight) pooled over the batch ("batch"), or per image and then averaged
+    over the batch ("image"; an image without weight counts 0, as in MiDaS'
+    `reduction_image_based`). (B,...) each; 0 when no weight at all."""
+    if reduction == "batch":
+        return values.sum() / weight.sum().clamp_min(1.0)
+    sums, counts = values.flatten(1).sum(1), weight.flatten(1).sum(1)
+    return (sums / counts.clamp_min(1.0)).mean()
 
 
 # --- soft foreground (alpha) -------------------------------------------------------------------
@@ -210,11 +241,12 @@ def align_scale_shift(pred: Tensor, target: Tensor, mask: Tensor) -> tuple[Tenso
     return s, t
 
 
-def gradient_matching(residual: Tensor, mask: Tensor, scales: int = 4) -> Tensor:
+def gradient_matching(residual: Tensor, mask: Tensor, scales: int = 4, reduction: str = "batch") -> Tensor:
     """MiDaS multi-scale gradient-matching loss on a residual R = aligned prediction - GT.
 
     At scale k (every 2^k-th pixel) sum |dR/dx| + |dR/dy| over pixel pairs valid on both sides,
-    divided by the valid-pixel count at that scale; summed over scales. residual, mask (B,1,H,W).
+    divided by the valid-pixel count at that scale (of the batch, or of each image and then
+    averaged over images: see `_reduce`); summed over scales. residual, mask (B,1,H,W).
     """
     total = residual.new_zeros(())
     for k in range(scales):
@@ -224,7 +256,8 @@ def gradient_matching(residual: Tensor, mask: Tensor, scales: int = 4) -> Tensor
         r = r * m
         gx = (r[..., :, 1:] - r[..., :, :-1]).abs() * (m[..., :, 1:] * m[..., :, :-1])
         gy = (r[..., 1:, :] - r[..., :-1, :]).abs() * (m[..., 1:, :] * m[..., :-1, :])
-        total = total + (gx.sum() + gy.sum()) / m.sum().clamp_min(1.0)
+        grads = gx.flatten(1).sum(1, keepdim=True) + gy.flatten(1).sum(1, keepdim=True)
+        total = total + _reduce(grads, m, reduction)
     return total
 
 
@@ -234,6 +267,16 @@ def depth_ssi_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     d = normalise_depth(target, valid)
     s, t = align_scale_shift(pred.float(), d, valid)
     return _masked_mean((s * pred.float() + t - d).square(), valid)
+
+
+def trimmed_keep(residual: Tensor, valid: Tensor, trim: float) -> Tensor:
+    """valid minus each image's `trim` fraction of largest |residual| (MiDaS' trimming). (B,1,H,W) bool."""
+    if trim <= 0:
+        return valid
+    flat = torch.where(valid, residual.detach().abs(), torch.full_like(residual, torch.inf)).flatten(1)
+    rank = flat.argsort(dim=1).argsort(dim=1)  # 0 = smallest residual of the image
+    keep = (valid.flatten(1).sum(1, keepdim=True).float() * (1 - trim)).floor()
+    return (rank < keep).view_as(valid) & valid
 
 
 def depth_loss(pred: Tensor, target: Tensor, mask: Tensor,
@@ -249,9 +292,21 @@ def depth_loss(pred: Tensor, target: Tensor, mask: Tensor,
     d = normalise_depth(target, valid)
     s, t = align_scale_shift(pred.float(), d, valid)
     residual = s * pred.float() + t - d
-    terms = {"mse": 0.5 * _masked_mean(residual.square(), valid),
-             "grad": gradient_matching(residual, valid, weights.grad_scales)}
-    return terms["mse"] + weights.grad * terms["grad"], terms
+    m = valid.to(residual.dtype)
+    if weights.depth_data == "trimmed_mae":
+        kept = trimmed_keep(residual, valid, weights.depth_trim).to(residual.dtype)
+        data = 0.5 * _reduce(residual.abs() * kept, kept, weights.depth_reduction)
+    else:
+        data = 0.5 * _reduce(residual.square() * m, m, weights.depth_reduction)
+    terms = {weights.depth_data: data,
+             "grad": gradient_matching(residual, valid, weights.grad_scales, weights.depth_reduction)}
+    fitted = s > 0  # s = 0: flat prediction or no valid pixels, no scale to anchor
+    log_s = torch.where(fitted, s.clamp_min(_EPS).log(), torch.zeros_like(s))
+    terms["scale"] = log_s.square().sum() / fitted.sum().clamp_min(1)
+    total = data + weights.grad * terms["grad"]
+    if weights.depth_scale:
+        total = total + weights.depth_scale * terms["scale"]
+    return total, terms
 
 
 # --- per task and multi-task --------------------------------------------------------------------

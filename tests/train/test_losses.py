@@ -199,3 +199,58 @@ def test_task_loss_multi_sums_weighted_tasks() -> None:
     assert single.item() == pytest.approx(named["alpha"].item())
     with pytest.raises(ValueError):
         task_loss("segmentation", pred, batch, weights)
+
+
+def test_image_reduction_weighs_images_equally_whatever_their_foreground() -> None:
+    """Issue 18: a face crop covers 4x the pixels of a full body. Pooled over the batch
+    ("batch") its pixels outvote the body's; "image" averages each image's terms over its own
+    foreground first, as the metrics average per image."""
+    depth, mask = _depth_batch()
+    mask[1] = False
+    mask[1, :, 5:8, 5:8] = True  # image 1: 9 foreground pixels against image 0's 80
+    pred = torch.randn_like(depth)
+    for name in ("mse", "trimmed_mae"):
+        per_image = LossWeights(depth_reduction="image", depth_data=name)
+        pooled = LossWeights(depth_reduction="batch", depth_data=name)
+        alone = [depth_loss(pred[i:i + 1], depth[i:i + 1], mask[i:i + 1], per_image)[1] for i in range(2)]
+        _, both = depth_loss(pred, depth, mask, per_image)
+        for term in (name, "grad"):
+            assert both[term].item() == pytest.approx((alone[0][term] + alone[1][term]).item() / 2, rel=1e-5)
+        _, pooled_terms = depth_loss(pred, depth, mask, pooled)
+        assert pooled_terms[name].item() != pytest.approx(both[name].item(), rel=1e-3)
+
+
+def test_trimmed_mae_ignores_the_largest_residuals() -> None:
+    """MiDaS' trimming: a few wild GT pixels (stray hair strands) do not move the data term."""
+    depth, mask = _depth_batch(b=1)
+    d = normalise_depth(depth, mask)
+    pred = d + 0.05 * torch.randn_like(d)
+    wild = depth.clone()
+    lo, hi = depth[mask].min(), depth[mask].max()
+    wild[0, 0, 3, 4:8] = torch.stack([lo, hi, lo, hi])  # 4 of 80 pixels jump to the range's ends
+    change = {}
+    for name in ("trimmed_mae", "mse"):
+        w = LossWeights(depth_data=name, depth_trim=0.2, grad=0.0, depth_scale=0.0)
+        clean, noisy = (depth_loss(pred, gt, mask, w)[0].item() for gt in (depth, wild))
+        change[name] = noisy / clean - 1
+    assert change["mse"] > 3 and change["trimmed_mae"] < 0.1 * change["mse"]
+
+
+def test_depth_scale_term_anchors_the_raw_output_scale() -> None:
+    """The aligned terms cannot see the prediction's scale, so under Adam it ran away (issue 18:
+    the raw output's std grew from 1e-3 to 1e3 in 200 steps, the fitted scale to 1e-4). The
+    (log s)^2 term makes a too-large or too-small output cost more and pulls it back."""
+    depth, mask = _depth_batch()
+    good = normalise_depth(depth, mask) + 0.05 * torch.randn_like(depth)
+    w = LossWeights(depth_scale=0.1)  # opt-in until benchmarks/learning.py shows it helps
+    fit, _ = depth_loss(good, depth, mask, w)
+    for c in (1e-2, 1e2):
+        scaled = (c * good).requires_grad_()
+        cost, _ = depth_loss(scaled, depth, mask, w)
+        assert cost.item() > fit.item() + w.depth_scale
+        cost.backward()
+        # the gradient points towards a smaller (c > 1) or larger (c < 1) output
+        radial = (scaled.grad * scaled.detach()).sum().item()
+        assert radial > 0 if c > 1 else radial < 0
+    off, _ = depth_loss(100 * good, depth, mask, LossWeights(depth_scale=0.0))
+    assert off.item() == pytest.approx(fit.item() - 0.1 * depth_loss(good, depth, mask, w)[1]["scale"].item(), abs=1e-4)

@@ -181,3 +181,26 @@ def test_onnx_export_matches_torch_at_any_size(tmp_path) -> None:
         for name, y in zip(model.tasks, session.run(None, {"image": x.numpy()}), strict=True):
             assert y.shape == (1, ref[name].shape[1], h, w)
             assert abs(y - ref[name].numpy()).max() < 1e-3
+
+
+def test_plane_head_adds_a_per_image_tilt() -> None:
+    """depth_plane: each image gets its own a*x + b*y, read from the decoder map (issue 18:
+    a translation-equivariant decoder has no product of a per-image slope and a coordinate)."""
+    from synthhuman.train.models.heads import PlaneHead
+
+    plane = PlaneHead(4)
+    d = torch.rand(2, 4, 8, 8)
+    assert plane(d, (16, 16)).abs().max() == 0  # starts at zero: a new model is the plain head
+    with torch.no_grad():
+        plane.slope.weight.zero_()
+        plane.slope.weight[0, 0] = 1.0  # a = mean of channel 0, b = mean of channel 1
+        plane.slope.weight[1, 1] = 1.0
+        plane.weight.weight.zero_()  # uniform attention
+    d[0, 0], d[0, 1], d[1, 0], d[1, 1] = 0.5, 0.0, 0.0, -2.0
+    out = plane(d, (16, 16))
+    xs = torch.linspace(-1, 1, 16)
+    torch.testing.assert_close(out[0, 0], 0.5 * xs.view(1, -1).expand(16, 16))
+    torch.testing.assert_close(out[1, 0], -2.0 * xs.view(-1, 1).expand(16, 16))
+    model = build_model("small", "multi", depth_plane=True)
+    assert model.heads["depth"].plane is not None and model.heads["normals"].plane is None
+    assert build_model("small", "depth").heads["depth"].plane is None

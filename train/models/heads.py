@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -27,7 +28,7 @@ class Head(nn.Module):
     at the constant baseline. A leaky unit always passes some gradient.
     """
 
-    def __init__(self, task: str, features: int, hidden: int = 32) -> None:
+    def __init__(self, task: str, features: int, hidden: int = 32, plane: bool = False) -> None:
         super().__init__()
         if task not in HEAD_CHANNELS:
             raise ValueError(f"unknown task {task!r}; expected one of {sorted(HEAD_CHANNELS)}")
@@ -36,12 +37,44 @@ class Head(nn.Module):
         self.conv2 = nn.Conv2d(features // 2, hidden, 3, padding=1)
         self.act = nn.LeakyReLU(0.1) if task == "depth" else nn.ReLU()
         self.out = nn.Conv2d(hidden, HEAD_CHANNELS[task], 1)
+        self.plane = PlaneHead(features) if plane else None
+        if plane and task != "depth":
+            raise ValueError(f"a plane term is a depth head option, not {task!r}")
 
     def forward(self, d: Tensor, size: tuple[int, int]) -> Tensor:
         """d: (B,F,h,w) -> (B,C,H,W) with (H,W) = `size`."""
         y = self.out(self.act(self.conv2(interp(self.conv1(d), size))))
+        if self.plane is not None:
+            y = y + self.plane(d, size)
         if self.task == "alpha":
             return y.sigmoid()
         if self.task == "normals":
             return F.normalize(y, dim=1, eps=1e-6)
         return y
+
+
+class PlaneHead(nn.Module):
+    """A per-image plane a*x + b*y (x, y in [-1, 1] across the output) added to relative depth.
+
+    A conv decoder is translation-equivariant: a ramp whose slope depends on the picture (a
+    body turned to one side, a camera looking down) needs a per-image coefficient times a
+    pixel coordinate, a product it can only approximate. Here the two slopes are an
+    attention-weighted mean of per-pixel slope features of the decoder map, much as the
+    mean of a body's normals gives its tilt. The slope layer starts at zero, so a new model
+    starts as the plain head.
+    """
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.weight = nn.Conv2d(features, 1, 1)
+        self.slope = nn.Conv2d(features, 2, 1)
+        nn.init.zeros_(self.slope.weight)
+        nn.init.zeros_(self.slope.bias)
+
+    def forward(self, d: Tensor, size: tuple[int, int]) -> Tensor:
+        """d: (B,F,h,w) -> the plane (B,1,H,W)."""
+        w = self.weight(d).flatten(2).softmax(dim=-1)  # (B,1,hw)
+        ab = (self.slope(d).flatten(2) * w).sum(-1)  # (B,2)
+        ys = torch.linspace(-1.0, 1.0, size[0], dtype=d.dtype, device=d.device).view(1, 1, -1, 1)
+        xs = torch.linspace(-1.0, 1.0, size[1], dtype=d.dtype, device=d.device).view(1, 1, 1, -1)
+        return ab[:, 0].view(-1, 1, 1, 1) * xs + ab[:, 1].view(-1, 1, 1, 1) * ys

@@ -41,6 +41,7 @@ class ModelConfig:
     features: int = 224
     resizer_widths: tuple[int, ...] = (32, 64, 128, 512)
     head_hidden: int = 32
+    depth_plane: bool = False  # add a per-image plane to the depth head (heads.PlaneHead)
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
 
@@ -78,7 +79,8 @@ class DAViD(nn.Module):
         )
         self.resizer = Resizer(c.resizer_widths)
         self.fusion = nn.ModuleList([FusionBlock(c.features, w) for w in c.resizer_widths])
-        self.heads = nn.ModuleDict({t: Head(t, c.features, c.head_hidden) for t in self.tasks})
+        self.heads = nn.ModuleDict({t: Head(t, c.features, c.head_hidden, c.depth_plane and t == "depth")
+                                    for t in self.tasks})
         self.register_buffer("mean", torch.tensor(c.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(c.std).view(1, 3, 1, 1), persistent=False)
 

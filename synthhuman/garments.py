@@ -477,16 +477,28 @@ def crease_freedom(atlas: BodyAtlas) -> np.ndarray:
     return np.clip(1.0 - mixed / 0.15, 0.0, 1.0)
 
 
+THICKNESS_ALLOWANCE_M = 0.006  # what a top over a skirt's waistband clears beyond the band's gap
 LAYER_ORDER = ("shoes", "bottom", "top")  # innermost first: trouser legs over shoes, tops over waistbands
 
 
-def build_outfit(outfit, atlas: BodyAtlas) -> dict[str, GarmentMesh]:
+def build_outfit(outfit, atlas: BodyAtlas) -> dict:
     """Every worn garment of an ``synthhuman.outfit.OutfitSpec``, each clear of those under it."""
     worn = outfit.worn()
     fields: list[GarmentField] = []
     meshes = {}
     for name in LAYER_ORDER:
         if name not in worn:
+            continue
+        if worn[name].kind == "skirt":  # hangs: draped per pose, not a shell (synthhuman.drape)
+            from synthhuman.drape import build_skirt
+
+            waist_z = _height(atlas, worn[name].waist)
+            hem_z = atlas.hip_z - _interp_limb(worn[name].leg, atlas.leg_joints_s)
+            meshes[name] = build_skirt(worn[name], atlas, waist_z, max(waist_z - hem_z, 0.1))
+            z = atlas.template[:, 2]
+            band = np.where((z < waist_z) & (z > waist_z - 0.08) & (atlas.arm_share < 0.5), z - waist_z, 0.1)
+            bound = np.full(len(z), worn[name].gap_m + THICKNESS_ALLOWANCE_M)
+            fields.append(GarmentField(band, bound, bound))
             continue
         gf = garment_field(worn[name], atlas, name)
         mesh = build_garment(name, worn[name], gf, atlas, outfit.subdivisions, tuple(fields))

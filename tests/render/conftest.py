@@ -78,6 +78,12 @@ def raycast_reference(sample) -> tuple:
     vn = geometric_vertex_normals(vertices, faces)[faces[tri]]  # parts share no vertices: each its own normals
     n = (bary[:, :, None] * vn).sum(axis=1)
     n /= np.linalg.norm(n, axis=1, keepdims=True)
+    # Cloth is an open surface seen from either side (the inside of a skirt, a fold turned over):
+    # there the visible side's normal is the GT. The body keeps its outward normal, whatever the
+    # camera, so a flipped camera frame still shows on it.
+    on_cloth = tri >= len(sample.mesh.faces)
+    back = on_cloth & ((n * dirs[ray]).sum(axis=1) > 0)
+    n[back] = -n[back]
     normals = np.zeros((h * w, 3))
     normals[ray] = n
     hit = np.zeros(h * w, bool)

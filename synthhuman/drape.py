@@ -45,24 +45,43 @@ class DrapedSkirt:
     ring_height_m: float = 1.0  # waistband above the soles on the template: lengths scale with the body
     rest: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32))  # texture space, per render vertex
     faces: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int32))  # of the subdivided render mesh
-    covered: np.ndarray | None = None  # shells only: a skirt covers no skin point by construction
+    grid_faces: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))  # of the particle grid
+    # all False (per body vertex): a skirt hangs free, so no skin point has to lie behind it as
+    # under a shell; the poke-through check skips it and test_skirts_enclose_* measures it instead
+    covered: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
-
-    def grid_faces(self) -> np.ndarray:
-        c, faces = COLUMNS, []
-        for r in range(self.rows - 1):
-            for i in range(c):
-                j = (i + 1) % c
-                a, b, cc, d = r * c + i, r * c + j, (r + 1) * c + j, (r + 1) * c + i
-                faces += [[a, d, cc], [a, cc, b]]  # outward-facing for a counter-clockwise ring (seen from above)
-        return np.asarray(faces, dtype=np.int64)
 
     def fit(self, body_vertices: np.ndarray, body_normals: np.ndarray) -> np.ndarray:
         """(V, 3) the render mesh's vertices of the skirt draped on this posed body (world)."""
         x = drape(self, body_vertices, body_normals)
-        vertices, _ = _loop_subdivide(x, self.grid_faces())
+        vertices, _ = _loop_subdivide(x, self.grid_faces)
         collider, normals = body_vertices[self.collider_ids], body_normals[self.collider_ids]
         return _collide(vertices, cKDTree(collider), collider, normals, THICKNESS_M, rounds=3)
+
+
+def _tube_index(rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, COLUMNS) particle ids of the tube, and each one's neighbour around the ring."""
+    idx = np.arange(rows * COLUMNS).reshape(rows, COLUMNS)
+    return idx, np.roll(idx, -1, axis=1)
+
+
+def tube_faces(rows: int) -> np.ndarray:
+    """Two triangles per grid cell, outward-facing for a counter-clockwise ring (seen from above)."""
+    idx, around = _tube_index(rows)
+    a, b, cc, d = idx[:-1], around[:-1], around[1:], idx[1:]
+    return np.stack([np.stack([a, d, cc], -1), np.stack([a, cc, b], -1)], 2).reshape(-1, 3).astype(np.int64)
+
+
+def a_line(base: np.ndarray, directions: np.ndarray, flare: float, drop: np.ndarray) -> np.ndarray:
+    """(len(drop) * COLUMNS, 3) rows of an A-line cone: row k is ``base`` lowered by ``drop[k]``
+    and moved out along the horizontal unit ``directions`` by ``flare * drop[k]``."""
+    return np.concatenate([base + directions * (flare * d) + np.array([0.0, 0.0, -d]) for d in drop])
+
+
+def _column(xy: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Which of the COLUMNS angular sectors around ``centre`` each point (..., >=2) falls in."""
+    angle = np.arctan2(xy[..., 1] - centre[1], xy[..., 0] - centre[0])
+    return np.floor((angle + np.pi) / (2 * np.pi) * COLUMNS).astype(int) % COLUMNS
 
 
 def waist_ring(template: np.ndarray, candidates: np.ndarray, waist_z: float, count: int = COLUMNS) -> np.ndarray:
@@ -95,15 +114,13 @@ def drape(skirt: DrapedSkirt, body: np.ndarray, normals: np.ndarray) -> np.ndarr
     ground = float(body[:, 2].min())
     size = (float(top[:, 2].mean()) - ground) / skirt.ring_height_m  # a child's skirt is a child's length
     drop = ROW_SPACING_M * size * np.arange(rows)
-    x = np.concatenate([top + unit * (skirt.flare * d) + np.array([0.0, 0.0, -d]) for d in drop])
-    x = _start_outside(x, centre, body[skirt.collider_ids], rows)
+    x = _start_outside(a_line(top, unit, skirt.flare, drop), centre, body[skirt.collider_ids], rows)
     # rest lengths from the A-line cone: the cloth is cut to this shape
-    cone = np.concatenate([np.stack([unit[:, 0] * (r0 + skirt.flare * d), unit[:, 1] * (r0 + skirt.flare * d),
-                                     np.full(c, -d)], 1) for d in drop])
-    idx = np.arange(rows * c).reshape(rows, c)
-    pairs = [np.stack([idx.ravel(), np.roll(idx, -1, axis=1).ravel()], 1),  # around
+    cone = a_line(unit * r0[:, None], unit, skirt.flare, drop)
+    idx, around = _tube_index(rows)
+    pairs = [np.stack([idx.ravel(), around.ravel()], 1),  # around
              np.stack([idx[:-1].ravel(), idx[1:].ravel()], 1),  # down
-             np.stack([idx[:-1].ravel(), np.roll(idx[1:], -1, axis=1).ravel()], 1),  # shear
+             np.stack([idx[:-1].ravel(), around[1:].ravel()], 1),  # shear
              np.stack([idx[:-2].ravel(), idx[2:].ravel()], 1)]  # bending (skip one)
     edges = np.concatenate(pairs)
     rest = np.linalg.norm(cone[edges[:, 0]] - cone[edges[:, 1]], axis=1)
@@ -154,18 +171,15 @@ def _start_outside(x: np.ndarray, centre: np.ndarray, collider: np.ndarray, rows
     the cloth's own lengths then bring it back in onto the body."""
     c = COLUMNS
     grid = x.reshape(rows, c, 3)
-    rel = collider - centre
-    angle = np.arctan2(rel[:, 1], rel[:, 0])
-    radius = np.hypot(rel[:, 0], rel[:, 1])
-    column = np.floor((angle + np.pi) / (2 * np.pi) * c).astype(int) % c
+    radius = np.hypot(collider[:, 0] - centre[0], collider[:, 1] - centre[1])
+    column = _column(collider, centre)
     reach = np.zeros((rows, c))
     row_z = grid[:, :, 2].mean(axis=1)
     for k in range(rows):
         band = np.abs(collider[:, 2] - row_z[k]) < ROW_SPACING_M
         for shift in (-1, 0, 1):  # a sector and its neighbours
             np.maximum.at(reach[k], (column[band] + shift) % c, radius[band])
-    cell_angle = np.arctan2(grid[..., 1] - centre[1], grid[..., 0] - centre[0])
-    cell_col = np.floor((cell_angle + np.pi) / (2 * np.pi) * c).astype(int) % c
+    cell_col = _column(grid, centre)
     cell_r = np.hypot(grid[..., 0] - centre[0], grid[..., 1] - centre[1])
     need = reach[np.arange(rows)[:, None], cell_col] + margin
     scale = np.where(need > cell_r, need / np.maximum(cell_r, 1e-6), 1.0)
@@ -202,13 +216,12 @@ def build_skirt(spec, atlas, waist_z: float, hem_drop_m: float) -> DrapedSkirt:
     rows = max(3, round(hem_drop_m / ROW_SPACING_M) + 1)
     legs = np.flatnonzero((atlas.template[:, 2] < waist_z + 0.02) & (atlas.arm_share < 0.5))
     skirt = DrapedSkirt(name="bottom", ring_ids=ring, ring_gap_m=spec.gap_m, rows=rows, flare=spec.flare,
-                        collider_ids=legs, ring_height_m=waist_z - float(atlas.template[:, 2].min()))
-    grid = skirt.grid_faces()
-    c = COLUMNS
-    angle = 2 * np.pi * np.arange(c) / c
-    cone = np.concatenate([np.stack([np.cos(angle) * (0.15 + spec.flare * d), np.sin(angle) * (0.15 + spec.flare * d),
-                                     np.full(c, -d)], 1) for d in ROW_SPACING_M * np.arange(rows)])
-    rest, faces = _loop_subdivide(cone, grid)
+                        collider_ids=legs, ring_height_m=waist_z - float(atlas.template[:, 2].min()),
+                        grid_faces=tube_faces(rows))
+    angle = 2 * np.pi * np.arange(COLUMNS) / COLUMNS
+    around = np.stack([np.cos(angle), np.sin(angle), np.zeros(COLUMNS)], 1)
+    rest, faces = _loop_subdivide(a_line(around * 0.15, around, spec.flare, ROW_SPACING_M * np.arange(rows)),
+                                  skirt.grid_faces)
     skirt.rest, skirt.faces = rest.astype(np.float32), faces.astype(np.int32)
     skirt.covered = np.zeros(len(atlas.template), bool)
     return skirt

@@ -27,6 +27,7 @@ from itertools import pairwise
 import numpy as np
 import scipy.sparse as sp
 
+from synthhuman.drape import DrapedSkirt, build_skirt
 from synthhuman.geometry import normalize_or_zero
 
 MIN_GAP_M = 0.0015  # a garment vertex never comes closer than this to its anchor on the skin
@@ -481,7 +482,7 @@ THICKNESS_ALLOWANCE_M = 0.006  # what a top over a skirt's waistband clears beyo
 LAYER_ORDER = ("shoes", "bottom", "top")  # innermost first: trouser legs over shoes, tops over waistbands
 
 
-def build_outfit(outfit, atlas: BodyAtlas) -> dict:
+def build_outfit(outfit, atlas: BodyAtlas) -> dict[str, GarmentMesh | DrapedSkirt]:
     """Every worn garment of an ``synthhuman.outfit.OutfitSpec``, each clear of those under it."""
     worn = outfit.worn()
     fields: list[GarmentField] = []
@@ -490,8 +491,6 @@ def build_outfit(outfit, atlas: BodyAtlas) -> dict:
         if name not in worn:
             continue
         if worn[name].kind == "skirt":  # hangs: draped per pose, not a shell (synthhuman.drape)
-            from synthhuman.drape import build_skirt
-
             waist_z = _height(atlas, worn[name].waist)
             hem_z = atlas.hip_z - _interp_limb(worn[name].leg, atlas.leg_joints_s)
             meshes[name] = build_skirt(worn[name], atlas, waist_z, max(waist_z - hem_z, 0.1))

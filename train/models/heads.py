@@ -37,9 +37,9 @@ class Head(nn.Module):
         self.conv2 = nn.Conv2d(features // 2, hidden, 3, padding=1)
         self.act = nn.LeakyReLU(0.1) if task == "depth" else nn.ReLU()
         self.out = nn.Conv2d(hidden, HEAD_CHANNELS[task], 1)
-        self.plane = PlaneHead(features) if plane else None
         if plane and task != "depth":
             raise ValueError(f"a plane term is a depth head option, not {task!r}")
+        self.plane = PlaneHead(features) if plane else None
 
     def forward(self, d: Tensor, size: tuple[int, int]) -> Tensor:
         """d: (B,F,h,w) -> (B,C,H,W) with (H,W) = `size`."""

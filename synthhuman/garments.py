@@ -21,13 +21,14 @@ necklines, arc length along the arm or leg chain for sleeves and trouser legs.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
 
-from synthhuman.drape import DrapedSkirt, build_skirt
+from synthhuman.drape import SIM_THICKNESS_M, HangingGarment, build_skirt, hanging_garment
 from synthhuman.geometry import normalize_or_zero
 
 MIN_GAP_M = 0.0015  # a garment vertex never comes closer than this to its anchor on the skin
@@ -80,6 +81,15 @@ class BodyAtlas:
     crotch_z: float
     axes: dict[str, np.ndarray] = field(default_factory=dict)  # limb segment -> (N,) share, used by wrinkles
     axis_dirs: dict[str, np.ndarray] = field(default_factory=dict)  # limb segment -> unit rest direction
+    armpit_z: float = 0.0  # lowest template point where arm and torso skin weights mix
+    _normals: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def template_normals(self) -> np.ndarray:
+        """(N, 3) unit vertex normals of the rest template (where loose garments get their texture space)."""
+        if self._normals is None:
+            self._normals = _vertex_normals(self.template, self.faces)
+        return self._normals
 
 
 def _bone_share(inputs: AtlasInputs, prefixes: tuple[str, ...], side: str | None = None) -> np.ndarray:
@@ -146,15 +156,17 @@ def build_body_atlas(inputs: AtlasInputs) -> BodyAtlas:
     below = (v[:, 2] < knee_z) & (leg_s >= knee_s * 0.9)
     leg_s[below] = knee_s + (knee_z - v[below, 2]) / (knee_z - ankle_z) * (ankle_s - knee_s)
     neck_z = float(joint("neck01")[2]) - 0.025
+    arm_mix = _bone_share(inputs, ARM_BONES)
     crotch_z = float(v[(np.abs(v[:, 0]) < 0.02) & (np.abs(v[:, 1] - v[:, 1].mean()) < 0.08)
                        & (v[:, 2] < 0.05) & (v[:, 2] > -0.25), 2].min())
     return BodyAtlas(
         template=v, faces=np.asarray(inputs.faces, np.int64),
-        arm_share=_bone_share(inputs, ARM_BONES), leg_share=_bone_share(inputs, LEG_BONES),
+        arm_share=arm_mix, leg_share=_bone_share(inputs, LEG_BONES),
         head_share=_bone_share(inputs, HEAD_BONES), arm_s=arm_s, leg_s=leg_s,
         arm_joints_s=arm_joints, leg_joints_s=leg_joints,  # type: ignore[arg-type]
         neck_z=neck_z, chest_z=float(joint("spine01")[2]) + 0.02, waist_z=float(joint("spine03")[2]),
         hip_z=float(joint("upperleg02.L")[2]), crotch_z=crotch_z, axes=axes, axis_dirs=axis_dirs,
+        armpit_z=float(v[(arm_mix > 0.2) & (arm_mix < 0.8), 2].min()),
     )
 
 
@@ -480,9 +492,65 @@ def crease_freedom(atlas: BodyAtlas) -> np.ndarray:
 
 THICKNESS_ALLOWANCE_M = 0.006  # what a top over a skirt's waistband clears beyond the band's gap
 LAYER_ORDER = ("shoes", "bottom", "top")  # innermost first: trouser legs over shoes, tops over waistbands
+# Tops whose body hangs loose from the chest (a shell above, a draped tube below); the rest are shells.
+# Over a skirt they are worn tucked in (a shell): the tube does not collide with the skirt's cloth.
+HANGING_TOPS = ("shirt", "hoodie")
+RING_BELOW_ARMPIT_M = 0.03  # a loose top's ring: below the armpits, so it circles the torso alone
+YOKE_OVERLAP_M = 0.03  # the shell part reaches this far under the hanging part: no seam gap
 
 
-def build_outfit(outfit, atlas: BodyAtlas) -> dict[str, GarmentMesh | DrapedSkirt]:
+@dataclass
+class LayeredGarment:
+    """One garment made of parts fitted alike (a loose top's shell yoke and its hanging body)."""
+
+    name: str
+    parts: tuple[GarmentMesh | HangingGarment, ...]
+    faces: np.ndarray
+    rest: np.ndarray
+    covered: np.ndarray | None
+
+    def fit(self, body_vertices: np.ndarray, body_normals: np.ndarray) -> np.ndarray:
+        return np.concatenate([p.fit(body_vertices, body_normals) for p in self.parts])
+
+
+def _clearance(ids: np.ndarray, fields: list[GarmentField]) -> np.ndarray:
+    """How far loose cloth keeps off each body vertex of ``ids``: the collision thickness, or more
+    where a garment under it stands further out."""
+    out = np.full(len(ids), SIM_THICKNESS_M)
+    for inner in fields:
+        covers = inner.values[ids] < 0
+        out[covers] = np.maximum(out[covers], inner.outer_bound[ids][covers] + LAYER_GAP_M)
+    return out
+
+
+def build_loose_top(spec, atlas: BodyAtlas, subdivisions: int, under: list[GarmentField]) -> LayeredGarment | None:
+    """A shirt or hoodie: a shell over the shoulders, chest and sleeves down to just under the
+    armpits, and below that cloth that hangs from a ring round the chest to the hem, over the
+    bust, belly and any waistband, instead of following the waist in."""
+    ring_z = atlas.armpit_z - RING_BELOW_ARMPIT_M
+    hem_z = _height(atlas, spec.hem)
+    if hem_z > ring_z - 0.1:  # a cropped cut: nothing to hang
+        gf = garment_field(spec, atlas, "top")
+        return build_garment("top", spec, gf, atlas, subdivisions, tuple(under))
+    yoke_hem = float(np.interp(ring_z - YOKE_OVERLAP_M, [_height(atlas, u) for u in (0.0, 1.0, 2.0)], [0.0, 1.0, 2.0]))
+    yoke_spec = dataclasses.replace(spec, hem=yoke_hem)
+    yoke_field = garment_field(yoke_spec, atlas, "top")
+    yoke = build_garment("top", yoke_spec, yoke_field, atlas, subdivisions, tuple(under))
+    v = atlas.template
+    colliders = np.flatnonzero((v[:, 2] < ring_z + 0.02) & (v[:, 2] > hem_z - 0.1) & (atlas.head_share < 0.5))
+    clearance = _clearance(colliders, [*under, yoke_field])
+    torso_ring = np.abs(v[:, 2] - ring_z) < 0.02
+    gap = float(np.max(yoke_field.outer_bound[torso_ring & (atlas.arm_share < 0.5)])) + LAYER_GAP_M
+    body = hanging_garment("top", atlas, ring_z, ring_z - hem_z, spec.flare, gap, colliders, clearance,
+                           atlas.arm_share[colliders] < 0.5)
+    parts = (yoke, body) if yoke is not None else (body,)
+    offsets = np.cumsum([0, *(len(p.rest) for p in parts)])
+    faces = np.concatenate([p.faces + o for p, o in zip(parts, offsets, strict=False)]).astype(np.int32)
+    rest = np.concatenate([p.rest for p in parts]).astype(np.float32)
+    return LayeredGarment("top", parts, faces, rest, yoke.covered if yoke is not None else None)
+
+
+def build_outfit(outfit, atlas: BodyAtlas) -> dict[str, GarmentMesh | HangingGarment | LayeredGarment]:
     """Every worn garment of an ``synthhuman.outfit.OutfitSpec``, each clear of those under it."""
     worn = outfit.worn()
     fields: list[GarmentField] = []
@@ -490,18 +558,23 @@ def build_outfit(outfit, atlas: BodyAtlas) -> dict[str, GarmentMesh | DrapedSkir
     for name in LAYER_ORDER:
         if name not in worn:
             continue
-        if worn[name].kind == "skirt":  # hangs: draped per pose, not a shell (synthhuman.drape)
-            waist_z = _height(atlas, worn[name].waist)
-            hem_z = atlas.hip_z - _interp_limb(worn[name].leg, atlas.leg_joints_s)
-            meshes[name] = build_skirt(worn[name], atlas, waist_z, max(waist_z - hem_z, 0.1))
+        spec = worn[name]
+        if spec.kind == "skirt":  # hangs: draped, not a shell (synthhuman.drape)
+            waist_z = _height(atlas, spec.waist)
+            hem_z = atlas.hip_z - _interp_limb(spec.leg, atlas.leg_joints_s)
+            meshes[name] = build_skirt(spec, atlas, waist_z, max(waist_z - hem_z, 0.1))
             z = atlas.template[:, 2]
             band = np.where((z < waist_z) & (z > waist_z - 0.08) & (atlas.arm_share < 0.5), z - waist_z, 0.1)
-            bound = np.full(len(z), worn[name].gap_m + THICKNESS_ALLOWANCE_M)
+            bound = np.full(len(z), spec.gap_m + THICKNESS_ALLOWANCE_M)
             fields.append(GarmentField(band, bound, bound))
             continue
-        gf = garment_field(worn[name], atlas, name)
-        mesh = build_garment(name, worn[name], gf, atlas, outfit.subdivisions, tuple(fields))
-        fields.append(gf)
+        over_skirt = "bottom" in worn and worn["bottom"].kind == "skirt"
+        if name == "top" and spec.kind in HANGING_TOPS and not over_skirt:
+            mesh = build_loose_top(spec, atlas, outfit.subdivisions, fields)
+        else:
+            gf = garment_field(spec, atlas, name)
+            mesh = build_garment(name, spec, gf, atlas, outfit.subdivisions, tuple(fields))
+            fields.append(gf)
         if mesh is not None:
             meshes[name] = mesh
     return meshes

@@ -50,7 +50,7 @@ PATTERNS = ("solid", "stripes", "checks", "print")
 # Limb coordinates: arm 0 shoulder, 1 elbow, 2 wrist; leg 0 hip, 1 knee, 2 ankle, 3 toe tip.
 # Heights: 0 at the crotch, 1 at the waist (spine03), 2 at the chest.
 CUT_PARAMS: dict[str, dict[str, tuple[float, float]]] = {
-    "top": {"sleeve": (0.0, 2.0), "hem": (-1.0, 2.0), "neck_depth_m": (0.0, 0.25)},
+    "top": {"sleeve": (0.0, 2.0), "hem": (-1.0, 2.0), "neck_depth_m": (0.0, 0.25), "flare": (0.0, 1.0)},
     "bottom": {"waist": (0.0, 2.0), "leg": (0.05, 2.05), "flare": (0.0, 1.5)},
     "shoes": {"collar": (0.5, 2.0), "sole_m": (0.0, 0.05)},
 }
@@ -85,7 +85,7 @@ class GarmentSpec:
     neck_depth_m: float = 0.0  # tops: how far the neckline dips at the front
     waist: float = 1.0  # bottoms: waistband height (0 crotch, 1 waist)
     leg: float = 2.0  # bottoms: leg end (1 knee, 2 ankle); a skirt's hem at that height
-    flare: float = 0.0  # skirts: radius growth per metre below the waistband (A-line)
+    flare: float = 0.0  # skirts and loose tops: radius growth per metre below the ring they hang from (A-line)
     collar: float = 1.9  # shoes: top edge on the leg (2 ankle; boots lower = higher up the shin)
     sole_m: float = 0.0  # shoes: sole thickness under the foot
     gap_m: float = 0.002  # distance from the skin where the garment is tightest

@@ -8,6 +8,7 @@ nothing is created per sample, so nothing is orphaned.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import time
@@ -37,6 +38,7 @@ from synthhuman.headwear import add_plate, build_headwear, compress_hair
 from synthhuman.outfit import SLOTS, WARDROBE_ASSET
 from synthhuman.sample import CameraMesh, RenderedSample, Strands, WornMesh
 from synthhuman.spec import SceneSpec
+from synthhuman.visibility import check_view, fallback_angles
 
 WALK_PREFIX = "walk:"
 DEVICES = ("cpu", "cuda", "optix")
@@ -78,6 +80,8 @@ class BlenderRenderer:
                         for slot in (*SLOTS, "headwear")}
         self.garments = garments_mod.GarmentObjects(self.scene.collection, self.fabrics)
         self.worn: dict[str, np.ndarray] = {}  # slot -> the current sample's garment vertices (world)
+        self._worn_faces: dict[str, np.ndarray] = {}  # slot -> its triangles (what the view check casts against)
+        self.view: dict = {}  # the camera angles used and what the view check measured (sample meta)
         self._outfit_timings: dict[str, float] = {}
         self._garment_atlas: BodyAtlas | None = None
         self._head_local: np.ndarray | None = None
@@ -146,10 +150,37 @@ class BlenderRenderer:
             region = np.concatenate([region, self._framed_hair(spec.camera.framing)])
         yaw, pitch = (self.body.head_facing(posed) if spec.camera.framing == "face"
                       else (spec.pose.root_yaw_deg, 0.0))
-        K, cam_to_world = resolve_camera(spec.camera, region, r.width_px, r.height_px,
-                                         facing_yaw_deg=yaw, facing_pitch_deg=pitch)
+        K, cam_to_world = self._place_camera(spec, region, posed, yaw, pitch)
         camera_mod.set_camera(self.scene, self.camera, K, cam_to_world)
         return K, cam_to_world, posed
+
+    def _place_camera(self, spec: SceneSpec, region: np.ndarray, posed: body_mod.PosedBody,
+                      yaw: float, pitch: float) -> tuple[np.ndarray, np.ndarray]:
+        """The requested camera, or where the person blocks it (a shoulder or raised arm in front
+        of a face crop, the lens inside a sleeve) the first clear view turned towards the front
+        (``synthhuman.visibility``). ``self.view`` records what was used, for the sample's meta."""
+        c, r = spec.camera, spec.render
+        candidates = [(c.azimuth_deg, c.elevation_deg)]
+        if c.framing != "full":  # a full-body region is the whole person: nothing of it stands in front
+            candidates = fallback_angles(c.azimuth_deg, c.elevation_deg)
+            parts = [(posed.vertices, self.body.faces), *((v, self._worn_faces[n]) for n, v in self.worn.items())]
+            offsets = np.cumsum([0, *(len(v) for v, _ in parts)])
+            vertices = np.concatenate([v for v, _ in parts])
+            faces = np.concatenate([f + o for (_, f), o in zip(parts, offsets, strict=False)])
+        for azimuth, elevation in candidates:
+            camera = dataclasses.replace(c, azimuth_deg=azimuth, elevation_deg=elevation)
+            K, cam_to_world = resolve_camera(camera, region, r.width_px, r.height_px,
+                                             facing_yaw_deg=yaw, facing_pitch_deg=pitch)
+            if c.framing == "full":
+                self.view = {"azimuth_deg": azimuth, "elevation_deg": elevation, "turned": False}
+                break
+            view = check_view(cam_to_world, K, region, vertices, faces)
+            self.view = {"azimuth_deg": azimuth, "elevation_deg": elevation, "blocked": round(view.blocked, 4),
+                         "clearance_m": round(view.clearance_m, 4), "clear": view.ok,
+                         "turned": (azimuth, elevation) != candidates[0]}
+            if view.ok:
+                break
+        return K, cam_to_world
 
     def _update_outfit(self, spec: SceneSpec, posed: body_mod.PosedBody) -> body_mod.PosedBody:
         """Cut, fit and write this sample's garments; with soles the body stands on them, so the
@@ -185,6 +216,7 @@ class BlenderRenderer:
             fitted["headwear"] = vertices
             fabrics["headwear"] = hat.fabric
         self.garments.update(parts)
+        self._worn_faces = {name: np.asarray(p[1]) for name, p in parts.items()}
         for name, fabric in fabrics.items():
             garments_mod.set_fabric(self.fabrics[name], fabric)
         self.worn = fitted
@@ -282,6 +314,7 @@ class BlenderRenderer:
                         **({"behind_lenses_render_s": t_behind - t2} if behind is not None else {}),
                         **{f"hair_{k}": v for k, v in self.groom.timings.items()},
                         **{f"outfit_{k}": v for k, v in self._outfit_timings.items()}},
+            "view": self.view,
             "hair_strands": {name: s.count for name, s in self.groom.strands.items()},
             "outfit_triangles": {name: len(obj.data.polygons) for name, obj in self.garments.objects.items()},
             "blender_version": bpy.app.version_string,

@@ -75,6 +75,10 @@ def _print_summary(result) -> None:
         print(f"{label:>26}: {value}")
     print("framing: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.framing.items())))
     print("hdri: " + ", ".join(f"{k} {v}" for k, v in stats.hdri.most_common()))
+    if stats.view:
+        print("close-crop views: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.view.items()))
+              + (" (blocked: the person covers the framed region from every fallback angle)"
+                 if stats.view["blocked"] else ""))
     if stats.hair_people:
         print("hair: " + ", ".join(f"{k} {v}" for k, v in stats.head_style.most_common())
               + "; facial: " + ", ".join(f"{k} {v}" for k, v in stats.facial_style.most_common())

@@ -53,6 +53,9 @@ class DatasetStats:
     outfit_people: list[tuple[float, float, str]] = field(default_factory=list)  # (gender, age, framing) per spec with an outfit
     outfit_kind: Counter = field(default_factory=Counter)  # "slot kind" -> count ("top none": slot empty)
     fabric: Counter = field(default_factory=Counter)  # material of every worn garment
+    # close crops whose camera the person blocked ("turned": moved towards the front until
+    # clear; "blocked": no clear view found) next to those "as sampled" (synthhuman.visibility)
+    view: Counter = field(default_factory=Counter)
 
     def add(self, sample: RenderedSample) -> None:
         """Fold one sample in; fields a broken json lacks are skipped (the checks report them)."""
@@ -70,6 +73,9 @@ class DatasetStats:
                 _append(self.phenotype.setdefault(str(pair[0]), []), pair[1])
         self._add_hair(spec)
         self._add_outfit(spec)
+        view = meta.get("view")
+        if isinstance(view, dict) and "clear" in view:  # full-body crops are not checked
+            self.view["blocked" if not view["clear"] else "turned" if view.get("turned") else "as sampled"] += 1
         K = matrix(meta.get("K"), (3, 3))
         if K is not None:
             self.focal_px.append(float(K[0, 0]))
@@ -110,7 +116,8 @@ class DatasetStats:
     def merge(self, other: DatasetStats) -> None:
         """Fold in another accumulator (one shard's, from a worker process)."""
         self.samples += other.samples
-        for name in ("framing", "hdri", "sizes", "head_style", "facial_style", "hair_color", "outfit_kind", "fabric"):
+        for name in ("framing", "hdri", "sizes", "head_style", "facial_style", "hair_color", "outfit_kind", "fabric",
+                     "view"):
             getattr(self, name).update(getattr(other, name))
         for name in ("melanin", "focal_mm", "focal_px", "coverage", "hair_people", "hair_length_m", "outfit_people"):
             getattr(self, name).extend(getattr(other, name))

@@ -323,3 +323,18 @@ def test_a_garbage_index_is_blamed_on_the_index(tmp_path: Path, garbage: str) ->
     ipath.write_text(garbage)
     with pytest.raises(UserError, match=f"corrupt index {ipath}: not a shard index"):
         inspect_dataset(out, progress=False)
+
+
+def test_turned_and_blocked_close_views_are_counted() -> None:
+    """The view each close crop used (render/scene.py `view` meta) is tallied, so a dataset whose
+    cameras the person blocked says so rather than passing silently."""
+    from synthhuman.dataset_stats import DatasetStats
+
+    stats = DatasetStats()
+    for view in ({"clear": True, "turned": False}, {"clear": True, "turned": True}, {"clear": False, "turned": True},
+                 {"turned": False}, None):
+        sample = make_sample(0)
+        if view is not None:
+            sample.meta["view"] = view
+        stats.add(sample)
+    assert stats.view == {"as sampled": 1, "turned": 1, "blocked": 1}

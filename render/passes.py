@@ -19,6 +19,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 import OpenEXR
+from synthhuman.render.environment import GROUND_PASS_INDEX
 
 from synthhuman import geometry
 from synthhuman.spec import SceneSpec
@@ -72,6 +73,7 @@ def configure_view_layer(view_layer: bpy.types.ViewLayer) -> None:
     view_layer.use_pass_environment = True
     view_layer.use_pass_normal = False
     view_layer.use_pass_object_index = True
+    view_layer.cycles.use_pass_shadow_catcher = True  # the floor's shadow ratio (render/environment.py)
     view_layer.pass_alpha_threshold = 0.0
     existing = {aov.name for aov in view_layer.aovs}
     for name, (kind, _) in {**PERSON_AOVS, **LENS_AOVS}.items():
@@ -114,15 +116,34 @@ class PassContext:
     spec: SceneSpec
     cam_to_world: np.ndarray
     behind: dict[str, np.ndarray] | None = None  # layers of the render with the lenses hidden (see-through GT)
+    backplate: np.ndarray | None = None  # (H, W, 3) the HDRI along each pixel ray, when there is a floor
 
 
 def _stack(layers: dict[str, np.ndarray], name: str, channels: str) -> np.ndarray:
     return np.stack([layers[f"{name}.{c}"] for c in channels], axis=-1)
 
 
+def _ground_first(layers: dict[str, np.ndarray]) -> np.ndarray:
+    """Pixels whose first sample hit the floor (render/environment.py)."""
+    index = layers.get("Object Index.X")
+    return np.zeros(layers["Combined.A"].shape, bool) if index is None else np.rint(index) == GROUND_PASS_INDEX
+
+
 def rgb_from_layers(layers: dict[str, np.ndarray], ctx: PassContext) -> np.ndarray:
-    """Linear combined + premultiplied environment = the opaque render; then the sRGB OETF."""
-    linear = _stack(layers, "Combined", "RGB") + _stack(layers, "Environment", "RGB")
+    """Linear combined + premultiplied environment = the opaque render; then the sRGB OETF.
+
+    With a floor, its pixels (and their neighbours, where a silhouette's samples hit both the
+    person and the floor) are the person over the HDRI seen along the ray times the Shadow
+    Catcher pass: the HDRI's ground with the person's shadow on it. Elsewhere nothing changes."""
+    combined = _stack(layers, "Combined", "RGB")
+    linear = combined + _stack(layers, "Environment", "RGB")
+    if ctx.backplate is not None:
+        from scipy.ndimage import binary_dilation
+
+        floor = binary_dilation(_ground_first(layers), np.ones((3, 3), bool))[..., None]
+        cover = 1.0 - np.clip(layers["Combined.A"], 0.0, 1.0)[..., None]
+        on_floor = combined + cover * ctx.backplate * _stack(layers, "Shadow Catcher", "RGB")
+        linear = np.where(floor, on_floor, linear)
     return geometry.linear_to_srgb8(linear)
 
 
@@ -148,14 +169,16 @@ def alpha_from_layers(layers: dict[str, np.ndarray], ctx: PassContext) -> np.nda
 
 
 def depth_from_layers(layers: dict[str, np.ndarray], ctx: PassContext) -> np.ndarray:
-    """First-sample Z; on lens pixels, ``see-through`` takes what is behind the lens (the render
-    without lenses) where the person is there, ``surface`` keeps the lens."""
+    """First-sample Z where the first sample hit the person (not the floor); on lens pixels,
+    ``see-through`` takes what is behind the lens (the render without lenses) where the person
+    is there, ``surface`` keeps the lens."""
     alpha = alpha_from_layers(layers, ctx)
-    depth = geometry.depth_from_z_pass(layers["Depth.Z"], alpha)
+    depth = np.where(_ground_first(layers), 0.0, geometry.depth_from_z_pass(layers["Depth.Z"], alpha))
     if _see_through(ctx):
         behind = geometry.depth_from_z_pass(ctx.behind["Depth.Z"], ctx.behind["Combined.A"])
-        depth = np.where(_lens_first(layers) & (behind > 0), behind, depth).astype(np.float32)
-    return depth
+        behind = np.where(_ground_first(ctx.behind), 0.0, behind)
+        depth = np.where(_lens_first(layers) & (behind > 0), behind, depth)
+    return depth.astype(np.float32)
 
 
 def normal_from_layers(layers: dict[str, np.ndarray], ctx: PassContext) -> np.ndarray:

@@ -20,6 +20,7 @@ import bpy
 import numpy as np
 from synthhuman.render import body as body_mod
 from synthhuman.render import camera as camera_mod
+from synthhuman.render import environment as environment_mod
 from synthhuman.render import garments as garments_mod
 from synthhuman.render import glasses as glasses_mod
 from synthhuman.render import hair as hair_mod
@@ -28,6 +29,7 @@ from synthhuman.render.mesh_objects import triangles, vertex_normals, vertex_pos
 
 from synthhuman import geometry
 from synthhuman.assets import load_library
+from synthhuman.backplate import camera_ray_directions, equirect_lookup
 from synthhuman.errors import RendererUnavailable
 from synthhuman.framing import resolve_camera
 from synthhuman.garments import BodyAtlas, build_body_atlas, build_outfit
@@ -45,6 +47,7 @@ DEVICES = ("cpu", "cuda", "optix")
 
 
 FRAMED_HAIR_M = 0.17  # face framing covers hair within this of the head's centre
+MIN_CAMERA_HEIGHT_M = 0.2  # with a floor, the lens stays this far above it
 WALK_ASSET = "motion/walk"  # assets_manifest id of the bundled walk cycle
 
 
@@ -71,6 +74,9 @@ class BlenderRenderer:
         self.camera = camera_mod.build_camera(self.scene)
         self.walk_clip = body_mod.load_walk_clip(self.asset_path(WALK_ASSET))
         self._hdri_cache: dict[Path, bpy.types.Image] = {}
+        self._hdri_pixels: dict[Path, np.ndarray] = {}  # for the floor's backplate, read on first use
+        self.ground = environment_mod.build_ground(self.scene.collection)
+        self._backplate_hdri: Path | None = None
         hair_mod.configure_curves(self.scene)
         self.hair_material = hair_mod.build_hair_material()
         self.hair = hair_mod.HairObjects(self.scene.collection, self.hair_material)
@@ -134,8 +140,13 @@ class BlenderRenderer:
         self._update_glasses(spec, posed)
         materials.set_skin(self.skin, spec.body.skin, hair_mod.hair_albedo(spec.hair.color))
         materials.set_eyes(self.eyes, spec.body.skin)
-        hdri = lighting.load_hdri(self.asset_path(spec.lighting.hdri_id), self._hdri_cache)
+        hdri_path = self.asset_path(spec.lighting.hdri_id)
+        hdri = lighting.load_hdri(hdri_path, self._hdri_cache)
         lighting.apply_lighting(self.world, spec.lighting, hdri)
+        environment_mod.apply_environment(self.ground, spec.environment)
+        if spec.environment.ground and hdri_path not in self._hdri_pixels:
+            self._hdri_pixels[hdri_path] = environment_mod.hdri_pixels(hdri)
+        self._backplate_hdri = hdri_path if spec.environment.ground else None
         r = spec.render
         self.scene.render.resolution_x, self.scene.render.resolution_y = r.width_px, r.height_px
         self.scene.cycles.samples = r.samples
@@ -171,6 +182,12 @@ class BlenderRenderer:
             camera = dataclasses.replace(c, azimuth_deg=azimuth, elevation_deg=elevation)
             K, cam_to_world = resolve_camera(camera, region, r.width_px, r.height_px,
                                              facing_yaw_deg=yaw, facing_pitch_deg=pitch)
+            while spec.environment.ground and cam_to_world[2, 3] < MIN_CAMERA_HEIGHT_M and camera.elevation_deg < 80:
+                # a low camera far from a full body would stand under the floor: raise it
+                elevation = camera.elevation_deg + 2.0
+                camera = dataclasses.replace(camera, elevation_deg=elevation)
+                K, cam_to_world = resolve_camera(camera, region, r.width_px, r.height_px,
+                                                 facing_yaw_deg=yaw, facing_pitch_deg=pitch)
             if c.framing == "full":
                 self.view = {"azimuth_deg": azimuth, "elevation_deg": elevation, "turned": False}
                 break
@@ -301,7 +318,13 @@ class BlenderRenderer:
                 bpy.ops.render.render(write_still=True, scene=self.scene.name)
                 behind = passes.read_exr(Path(self.scene.render.filepath))
         t_behind = time.perf_counter()
-        ctx = passes.PassContext(spec, cam_to_world, behind)
+        backplate = None
+        if self._backplate_hdri is not None:
+            r = spec.render
+            backplate = equirect_lookup(self._hdri_pixels[self._backplate_hdri],
+                                        camera_ray_directions(K, cam_to_world, r.width_px, r.height_px),
+                                        spec.lighting.rotation_deg, spec.lighting.strength)
+        ctx = passes.PassContext(spec, cam_to_world, behind, backplate)
         arrays = {key: fn(layers, ctx) for key, fn in passes.POSTPROCESS.items()}
         mesh = self.camera_mesh(posed, cam_to_world) if export_mesh else None
         t3 = time.perf_counter()

@@ -75,6 +75,7 @@ def _print_summary(result) -> None:
         print(f"{label:>26}: {value}")
     print("framing: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.framing.items())))
     print("hdri: " + ", ".join(f"{k} {v}" for k, v in stats.hdri.most_common()))
+    print("environment: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.environment.items())))
     if stats.view:
         print("close-crop views: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.view.items()))
               + (" (blocked: the person covers the framed region from every fallback angle)"

@@ -65,6 +65,12 @@ class LightingConfig:
 
 
 @dataclass(frozen=True)
+class EnvironmentConfig:
+    ground_probability: dict[str, float]  # framing -> chance of a shadow-catcher floor under the HDRI
+    ground_albedo: tuple[float, float]
+
+
+@dataclass(frozen=True)
 class SamplingConfig:
     width_px: int
     height_px: int
@@ -79,6 +85,7 @@ class SamplingConfig:
     hair: HairConfig
     hair_normals: str
     outfit: OutfitConfig
+    environment: EnvironmentConfig
     raw: dict[str, Any]  # the merged YAML, stored in dataset.json
 
     def digest(self) -> str:
@@ -153,7 +160,24 @@ def parse_config(raw: dict[str, Any]) -> SamplingConfig:
         hair=parse_hair_config(raw["hair"]),
         hair_normals=render["hair_normals"],
         outfit=parse_outfit_config(raw["outfit"]),
+        environment=_parse_environment(raw["environment"]),
         raw=raw,
+    )
+
+
+def _parse_environment(env: dict[str, Any]) -> EnvironmentConfig:
+    ground = env["ground"]
+    prob = ground["probability"]
+    if not isinstance(prob, dict):
+        raise UserError(f"config key environment.ground.probability must map framings to chances, got {prob!r}")
+    unknown = sorted(set(prob) - set(FRAMINGS))
+    if unknown:
+        raise UserError(f"config key environment.ground.probability has unknown framing(s) {', '.join(unknown)} "
+                        f"(known: {', '.join(FRAMINGS)})")
+    return EnvironmentConfig(
+        ground_probability={f: check_number(prob.get(f, 0.0), f"environment.ground.probability.{f}", 0.0, 1.0)
+                            for f in FRAMINGS},
+        ground_albedo=check_range(ground["albedo"], "environment.ground.albedo", 0.0, 1.0),
     )
 
 

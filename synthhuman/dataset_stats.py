@@ -56,6 +56,7 @@ class DatasetStats:
     # close crops whose camera the person blocked ("turned": moved towards the front until
     # clear; "blocked": no clear view found) next to those "as sampled" (synthhuman.visibility)
     view: Counter = field(default_factory=Counter)
+    environment: Counter = field(default_factory=Counter)  # "ground" (a floor under the HDRI) or "none"
 
     def add(self, sample: RenderedSample) -> None:
         """Fold one sample in; fields a broken json lacks are skipped (the checks report them)."""
@@ -73,6 +74,8 @@ class DatasetStats:
                 _append(self.phenotype.setdefault(str(pair[0]), []), pair[1])
         self._add_hair(spec)
         self._add_outfit(spec)
+        env = spec.get("environment")
+        self.environment["ground" if isinstance(env, dict) and env.get("ground") else "none"] += 1
         view = meta.get("view")
         if isinstance(view, dict) and "clear" in view:  # full-body crops are not checked
             self.view["blocked" if not view["clear"] else "turned" if view.get("turned") else "as sampled"] += 1
@@ -117,7 +120,7 @@ class DatasetStats:
         """Fold in another accumulator (one shard's, from a worker process)."""
         self.samples += other.samples
         for name in ("framing", "hdri", "sizes", "head_style", "facial_style", "hair_color", "outfit_kind", "fabric",
-                     "view"):
+                     "view", "environment"):
             getattr(self, name).update(getattr(other, name))
         for name in ("melanin", "focal_mm", "focal_px", "coverage", "hair_people", "hair_length_m", "outfit_people"):
             getattr(self, name).extend(getattr(other, name))

@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthhuman.config import BodyConfig, CameraConfig, LightingConfig, SamplingConfig
+from synthhuman.config import BodyConfig, CameraConfig, EnvironmentConfig, LightingConfig, SamplingConfig
 from synthhuman.errors import UserError
 from synthhuman.hair import sample_hair
 from synthhuman.outfit import sample_outfit
 from synthhuman.pose_sampling import sample_pose
-from synthhuman.spec import FRAMINGS, BodySpec, CameraSpec, LightingSpec, RenderSpec, SceneSpec, SkinSpec
+from synthhuman.spec import (
+    FRAMINGS,
+    BodySpec,
+    CameraSpec,
+    EnvironmentSpec,
+    LightingSpec,
+    RenderSpec,
+    SceneSpec,
+    SkinSpec,
+)
 
 # Child-stream positions. Append new parts at the end; never reorder.
-STREAMS = ("body", "pose", "lighting", "camera", "render", "hair", "outfit")
+STREAMS = ("body", "pose", "lighting", "camera", "render", "hair", "outfit", "environment")
 ANCESTRIES = ("african", "asian", "caucasian")
 
 
@@ -45,7 +54,15 @@ def sample_scene(seed: int, index: int, cfg: SamplingConfig, hdri_ids: list[str]
         render=sample_render(rngs["render"], cfg),
         hair=sample_hair(rngs["hair"], cfg.hair, dict(body.phenotype), body.skin.melanin),
         outfit=sample_outfit(rngs["outfit"], cfg.outfit, dict(body.phenotype), camera.framing),
+        environment=sample_environment(rngs["environment"], cfg.environment, camera.framing),
     )
+
+
+def sample_environment(rng: np.random.Generator, cfg: EnvironmentConfig, framing: str) -> EnvironmentSpec:
+    """Ground or not at this framing; both draws are made either way (fixed draw order)."""
+    ground = bool(rng.random() < cfg.ground_probability[framing])
+    albedo = round(float(rng.uniform(*cfg.ground_albedo)), 6)
+    return EnvironmentSpec(ground=ground, ground_albedo=albedo) if ground else EnvironmentSpec()
 
 
 def sample_body(rng: np.random.Generator, cfg: BodyConfig) -> BodySpec:

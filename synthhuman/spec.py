@@ -79,6 +79,19 @@ class LightingSpec:
 
 
 @dataclass(frozen=True)
+class EnvironmentSpec:
+    """What the person stands in. ``ground``: a floor at z = 0 under the HDRI that shows the
+    HDRI's own ground, catches the person's shadow and bounces light back (a Cycles shadow
+    catcher); without it the person floats in front of the HDRI."""
+
+    ground: bool = False
+    ground_albedo: float = 0.25  # grey diffuse reflectance of the floor: what it bounces onto the person
+
+
+NO_ENVIRONMENT = EnvironmentSpec()
+
+
+@dataclass(frozen=True)
 class CameraSpec:
     """Camera framing relative to the posed subject.
 
@@ -123,6 +136,7 @@ class SceneSpec:
     render: RenderSpec
     hair: HairSpec = NO_HAIR  # absent in specs written before hair existed: those are bald
     outfit: OutfitSpec = NO_OUTFIT  # absent in specs written before clothing existed: those are nude
+    environment: EnvironmentSpec = NO_ENVIRONMENT  # absent before environments existed: no ground
     schema_version: int = SCHEMA_VERSION
 
     @property

@@ -338,3 +338,4 @@ def test_turned_and_blocked_close_views_are_counted() -> None:
             sample.meta["view"] = view
         stats.add(sample)
     assert stats.view == {"as sampled": 1, "turned": 1, "blocked": 1}
+    assert stats.environment == {"none": 5}  # make_spec's specs have no floor

@@ -98,6 +98,10 @@ def write(tmp_path, data) -> str:
         ({"render": 5}, "config key 'render' must be a mapping of keys"),
         ({"camera": "wide"}, "config key 'camera' must be a mapping of keys"),
         ({"pose": 3}, "config key 'pose' must be a mapping of keys"),
+        ({"environment": {"ground": {"probability": {"full": 1.5}}}}, "environment.ground.probability.full"),
+        ({"environment": {"ground": {"probability": {"side": 1.0}}}}, "unknown config key 'environment.ground.probability.side'"),
+        ({"environment": {"ground": {"albedo": [0.5, 0.2]}}}, "environment.ground.albedo"),
+        ({"environment": {"grund": {}}}, "did you mean 'environment.ground'"),
     ],
 )
 def test_bad_config_is_a_one_line_error_naming_the_key(tmp_path, layer, message):
@@ -128,3 +132,11 @@ def test_hdri_choice_is_checked_against_the_manifest(cfg, tmp_path):
     custom = load_config(write(tmp_path, {"lighting": {"hdris": ["hdri/moon"]}}))
     with pytest.raises(UserError, match="hdri/moon"):
         resolve_hdri_ids(custom.lighting, HDRIS)
+
+
+def test_a_ground_probability_of_zero_turns_the_floor_off():
+    on = [sample_scene(0, i, load_config(), ["hdri/city"]).environment for i in range(20)]
+    off = [sample_scene(0, i, load_config(overrides={"environment": {"ground": {"probability": {"face": 0, "upper": 0, "full": 0}}}}),
+                        ["hdri/city"]).environment for i in range(20)]
+    assert all(e.ground for e in on) and not any(e.ground for e in off)
+    assert len({e.ground_albedo for e in on}) > 10  # drawn per sample

@@ -204,3 +204,10 @@ def test_plane_head_adds_a_per_image_tilt() -> None:
     model = build_model("small", "multi", depth_plane=True)
     assert model.heads["depth"].plane is not None and model.heads["normals"].plane is None
     assert build_model("small", "depth").heads["depth"].plane is None
+
+
+def test_a_plane_term_without_a_depth_head_is_refused() -> None:
+    """depth_plane used to be ignored silently on a normals- or alpha-only model."""
+    with pytest.raises(ValueError, match="depth_plane is a depth head option, but task 'normals'"):
+        build_model("small", "normals", depth_plane=True)
+    assert build_model("small", "depth", depth_plane=True).heads["depth"].plane is not None

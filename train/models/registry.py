@@ -54,6 +54,8 @@ class ModelConfig:
                 raise ValueError(f"{name} needs 4 entries (one per decoder level), got {value}")
             setattr(self, name, value)
         self.mean, self.std = tuple(self.mean), tuple(self.std)
+        if self.depth_plane and "depth" not in self.tasks:
+            raise ValueError(f"depth_plane is a depth head option, but task {self.task!r} has no depth head")
 
     @property
     def tasks(self) -> tuple[str, ...]:

@@ -7,13 +7,17 @@ so stdout is the JSON alone.
 
     python benchmarks/render.py [--n 6] [--samples 32] [--resolution 384x512] [--device cpu] [--no-denoise]
                                 [--hair-detail preview|fast|full|dense] [--compare-bald] [--compare-nude]
+                                [--compare-floorless]
 
 Hair: `hair_grow_s` (numpy strands) and `hair_proxy_s` (marching-cubes proxy normals) are
 part of `scene_update_s`; `--compare-bald` renders the same specs without a groom as well and
 reports the render-time ratio. Clothing: `outfit_build_s` and `outfit_fit_s` are part of
 `scene_update_s`, `behind_lenses_render_s` (the see-through GT render, only with glasses) is not
 part of `render_s`; `--compare-nude` renders the same specs without an outfit and reports the
-ratio of the whole frame time (render plus that extra render) dressed over nude.
+ratio of the whole frame time (render plus that extra render) dressed over nude. Environment:
+`--compare-floorless` renders the same specs without the shadow-catcher floor and reports the
+ratio with / without it (`backplate_s`, the HDRI lookup for the floor's pixels, is part of
+`readback_s`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ def main() -> None:
     ap.add_argument("--hair-detail", choices=("preview", "fast", "full", "dense"), default="full")
     ap.add_argument("--compare-bald", action="store_true", help="also render every spec without hair")
     ap.add_argument("--compare-nude", action="store_true", help="also render every spec without clothes")
+    ap.add_argument("--compare-floorless", action="store_true", help="also render every spec without the floor")
     args = ap.parse_args()
     with _stdout_to_stderr():
         result = measure(args)
@@ -77,12 +82,14 @@ def measure(args: argparse.Namespace) -> dict:
 
     from synthhuman.hair import NO_HAIR
     from synthhuman.outfit import NO_OUTFIT
+    from synthhuman.spec import NO_ENVIRONMENT
 
     def frame_s(t: dict) -> float:
         return t["render_s"] + t.get("behind_lenses_render_s", 0.0)
 
-    nude = []
-    for flag, field, off, out in ((args.compare_bald, "hair", NO_HAIR, bald), (args.compare_nude, "outfit", NO_OUTFIT, nude)):
+    nude, floorless = [], []
+    for flag, field, off, out in ((args.compare_bald, "hair", NO_HAIR, bald), (args.compare_nude, "outfit", NO_OUTFIT, nude),
+                                  (args.compare_floorless, "environment", NO_ENVIRONMENT, floorless)):
         for index in range(args.n if flag else 0):
             spec = dataclasses.replace(sample_scene(0, index, cfg, hdris), **{field: off})
             out.append(frame_s(renderer.render_sample(spec).meta["timings"]))
@@ -99,6 +106,11 @@ def measure(args: argparse.Namespace) -> dict:
                       "dressed_over_nude_render": round(statistics.median(frame_s(t) for t in timings)
                                                         / statistics.median(nude), 3),
                       "with_glasses": sum("behind_lenses_render_s" in t for t in timings)})
+    if floorless:
+        extra.update({"floorless_render_median_s": round(statistics.median(floorless), 4),
+                      "floor_over_floorless_render": round(statistics.median(frame_s(t) for t in timings)
+                                                           / statistics.median(floorless), 3),
+                      "with_floor": sum(1 for i in range(args.n) if sample_scene(0, i, cfg, hdris).environment.ground)})
     return {
         "hair_detail": args.hair_detail,
         "strands_per_sample_median": statistics.median(strands),

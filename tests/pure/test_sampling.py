@@ -135,8 +135,9 @@ def test_hdri_choice_is_checked_against_the_manifest(cfg, tmp_path):
 
 
 def test_a_ground_probability_of_zero_turns_the_floor_off():
-    on = [sample_scene(0, i, load_config(), ["hdri/city"]).environment for i in range(20)]
-    off = [sample_scene(0, i, load_config(overrides={"environment": {"ground": {"probability": {"face": 0, "upper": 0, "full": 0}}}}),
-                        ["hdri/city"]).environment for i in range(20)]
-    assert all(e.ground for e in on) and not any(e.ground for e in off)
-    assert len({e.ground_albedo for e in on}) > 10  # drawn per sample
+    specs = [sample_scene(0, i, load_config(), ["hdri/city"]) for i in range(30)]
+    off = [sample_scene(0, i, load_config(overrides={"environment": {"ground": {"probability": {"full": 0}}}}),
+                        ["hdri/city"]).environment for i in range(30)]
+    assert all(s.environment.ground == (s.camera.framing == "full") for s in specs)  # the default: full bodies
+    assert any(s.environment.ground for s in specs) and not any(e.ground for e in off)
+    assert len({s.environment.ground_albedo for s in specs if s.environment.ground}) > 5  # drawn per sample

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import bpy
 import numpy as np
+import trimesh
 from synthhuman.render import body as body_mod
 from synthhuman.render import camera as camera_mod
 from synthhuman.render import environment as environment_mod
@@ -76,7 +77,6 @@ class BlenderRenderer:
         self._hdri_cache: dict[Path, bpy.types.Image] = {}
         self._hdri_pixels: dict[Path, np.ndarray] = {}  # for the floor's backplate, read on first use
         self.ground = environment_mod.build_ground(self.scene.collection)
-        self._backplate_hdri: Path | None = None
         hair_mod.configure_curves(self.scene)
         self.hair_material = hair_mod.build_hair_material()
         self.hair = hair_mod.HairObjects(self.scene.collection, self.hair_material)
@@ -146,7 +146,6 @@ class BlenderRenderer:
         environment_mod.apply_environment(self.ground, spec.environment)
         if spec.environment.ground and hdri_path not in self._hdri_pixels:
             self._hdri_pixels[hdri_path] = environment_mod.hdri_pixels(hdri)
-        self._backplate_hdri = hdri_path if spec.environment.ground else None
         r = spec.render
         self.scene.render.resolution_x, self.scene.render.resolution_y = r.width_px, r.height_px
         self.scene.cycles.samples = r.samples
@@ -178,6 +177,7 @@ class BlenderRenderer:
             offsets = np.cumsum([0, *(len(v) for v, _ in parts)])
             vertices = np.concatenate([v for v, _ in parts])
             faces = np.concatenate([f + o for (_, f), o in zip(parts, offsets, strict=False)])
+            person = trimesh.Trimesh(vertices, faces, process=False)
         for azimuth, elevation in candidates:
             camera = dataclasses.replace(c, azimuth_deg=azimuth, elevation_deg=elevation)
             K, cam_to_world = resolve_camera(camera, region, r.width_px, r.height_px,
@@ -191,7 +191,7 @@ class BlenderRenderer:
             if c.framing == "full":
                 self.view = {"azimuth_deg": azimuth, "elevation_deg": elevation, "turned": False}
                 break
-            view = check_view(cam_to_world, K, region, vertices, faces)
+            view = check_view(cam_to_world, K, region, person)
             self.view = {"azimuth_deg": azimuth, "elevation_deg": elevation, "blocked": round(view.blocked, 4),
                          "clearance_m": round(view.clearance_m, 4), "clear": view.ok,
                          "turned": (azimuth, elevation) != candidates[0]}
@@ -319,9 +319,9 @@ class BlenderRenderer:
                 behind = passes.read_exr(Path(self.scene.render.filepath))
         t_behind = time.perf_counter()
         backplate = None
-        if self._backplate_hdri is not None:
+        if spec.environment.ground:
             r = spec.render
-            backplate = equirect_lookup(self._hdri_pixels[self._backplate_hdri],
+            backplate = equirect_lookup(self._hdri_pixels[self.asset_path(spec.lighting.hdri_id)],
                                         camera_ray_directions(K, cam_to_world, r.width_px, r.height_px),
                                         spec.lighting.rotation_deg, spec.lighting.strength)
         ctx = passes.PassContext(spec, cam_to_world, behind, backplate)

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from synthhuman.config_checks import check_flag, check_int_pair, check_number, check_numbers, check_range
+from synthhuman.config_checks import (
+    check_flag,
+    check_int_pair,
+    check_known,
+    check_mapping,
+    check_number,
+    check_numbers,
+    check_range,
+)
 from synthhuman.distributions import DIST_KINDS, Dist, parse_dist
 from synthhuman.errors import UserError
 from synthhuman.hair import HAIR_NORMALS, HairConfig, parse_hair_config
@@ -166,14 +174,9 @@ def parse_config(raw: dict[str, Any]) -> SamplingConfig:
 
 
 def _parse_environment(env: dict[str, Any]) -> EnvironmentConfig:
-    ground = env["ground"]
-    prob = ground["probability"]
-    if not isinstance(prob, dict):
-        raise UserError(f"config key environment.ground.probability must map framings to chances, got {prob!r}")
-    unknown = sorted(set(prob) - set(FRAMINGS))
-    if unknown:
-        raise UserError(f"config key environment.ground.probability has unknown framing(s) {', '.join(unknown)} "
-                        f"(known: {', '.join(FRAMINGS)})")
+    ground = check_mapping(env["ground"], "environment.ground")
+    prob = check_mapping(ground["probability"], "environment.ground.probability")
+    check_known(prob, FRAMINGS, "environment.ground.probability")
     return EnvironmentConfig(
         ground_probability={f: check_number(prob.get(f, 0.0), f"environment.ground.probability.{f}", 0.0, 1.0)
                             for f in FRAMINGS},

@@ -33,7 +33,6 @@ STEPS = 24  # more lets long skirts sag into the legs of wide stances (90 steps:
 ITERATIONS = 3  # constraint projections per step
 DT = 1.0 / 60.0
 DAMPING = 0.9
-UP = np.array([0.0, 0.0, 1.0])
 
 
 @dataclass
@@ -67,13 +66,12 @@ class HangingGarment:
 
 @dataclass(frozen=True)
 class RingFrame:
-    """The pinned top row on a body and each column's (radial, tangent) directions."""
+    """The pinned top row on a body and each column's radial direction."""
 
     top: np.ndarray  # (COLUMNS, 3)
     centre: np.ndarray  # (3,)
     radius: np.ndarray  # (COLUMNS,) horizontal distance of each ring point from the centre
     radial: np.ndarray  # (COLUMNS, 3) horizontal unit vectors out from the centre
-    tangent: np.ndarray  # (COLUMNS, 3) UP x radial
     size: float  # ring height above the soles / the template's: a child's skirt is a child's length
     ground: float
 
@@ -87,7 +85,7 @@ def ring_frame(g: HangingGarment, body: np.ndarray, normals: np.ndarray) -> Ring
     unit = radial / np.maximum(r0, 1e-6)[:, None]
     ground = float(body[:, 2].min())
     size = (float(top[:, 2].mean()) - ground) / g.ring_height_m
-    return RingFrame(top, centre, r0, unit, np.cross(UP, unit), size, ground)
+    return RingFrame(top, centre, r0, unit, size, ground)
 
 
 def _tube_index(rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,12 +105,6 @@ def a_line(base: np.ndarray, directions: np.ndarray, flare: float, drop: np.ndar
     """(len(drop) * COLUMNS, 3) rows of an A-line cone: row k is ``base`` lowered by ``drop[k]``
     and moved out along the horizontal unit ``directions`` by ``flare * drop[k]``."""
     return np.concatenate([base + directions * (flare * d) + np.array([0.0, 0.0, -d]) for d in drop])
-
-
-def _column(xy: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """Which of the COLUMNS angular sectors around ``centre`` each point (..., >=2) falls in."""
-    angle = np.arctan2(xy[..., 1] - centre[1], xy[..., 0] - centre[0])
-    return np.floor((angle + np.pi) / (2 * np.pi) * COLUMNS).astype(int) % COLUMNS
 
 
 def waist_ring(template: np.ndarray, candidates: np.ndarray, waist_z: float, count: int = COLUMNS) -> np.ndarray:

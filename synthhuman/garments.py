@@ -156,17 +156,17 @@ def build_body_atlas(inputs: AtlasInputs) -> BodyAtlas:
     below = (v[:, 2] < knee_z) & (leg_s >= knee_s * 0.9)
     leg_s[below] = knee_s + (knee_z - v[below, 2]) / (knee_z - ankle_z) * (ankle_s - knee_s)
     neck_z = float(joint("neck01")[2]) - 0.025
-    arm_mix = _bone_share(inputs, ARM_BONES)
+    arm_share = _bone_share(inputs, ARM_BONES)
     crotch_z = float(v[(np.abs(v[:, 0]) < 0.02) & (np.abs(v[:, 1] - v[:, 1].mean()) < 0.08)
                        & (v[:, 2] < 0.05) & (v[:, 2] > -0.25), 2].min())
     return BodyAtlas(
         template=v, faces=np.asarray(inputs.faces, np.int64),
-        arm_share=arm_mix, leg_share=_bone_share(inputs, LEG_BONES),
+        arm_share=arm_share, leg_share=_bone_share(inputs, LEG_BONES),
         head_share=_bone_share(inputs, HEAD_BONES), arm_s=arm_s, leg_s=leg_s,
         arm_joints_s=arm_joints, leg_joints_s=leg_joints,  # type: ignore[arg-type]
         neck_z=neck_z, chest_z=float(joint("spine01")[2]) + 0.02, waist_z=float(joint("spine03")[2]),
         hip_z=float(joint("upperleg02.L")[2]), crotch_z=crotch_z, axes=axes, axis_dirs=axis_dirs,
-        armpit_z=float(v[(arm_mix > 0.2) & (arm_mix < 0.8), 2].min()),
+        armpit_z=float(v[(arm_share > 0.2) & (arm_share < 0.8), 2].min()),
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import trimesh
 
 from synthhuman.geometry import project, world_to_camera_points
 
@@ -40,14 +41,12 @@ class ViewCheck:
         return self.blocked <= MAX_BLOCKED and self.clearance_m >= MIN_CLEARANCE_M
 
 
-def check_view(cam_to_world: np.ndarray, K: np.ndarray, region_points: np.ndarray,
-               vertices: np.ndarray, faces: np.ndarray) -> ViewCheck:
+def check_view(cam_to_world: np.ndarray, K: np.ndarray, region_points: np.ndarray, person: trimesh.Trimesh) -> ViewCheck:
     """Rays from the camera centre through a GRID x GRID lattice over the projected box of
-    ``region_points``, against the triangle mesh (``vertices``, ``faces``), world coordinates."""
-    import trimesh
-
+    ``region_points``, against the ``person`` mesh, world coordinates. The mesh keeps its ray
+    intersector (an Embree scene) between calls, so build it once for all the views tried."""
     origin = cam_to_world[:3, 3]
-    clearance = float(np.sqrt(((vertices - origin) ** 2).sum(axis=1).min()))
+    clearance = float(np.sqrt(((np.asarray(person.vertices) - origin) ** 2).sum(axis=1).min()))
     pc = world_to_camera_points(region_points, cam_to_world)
     pc = pc[pc[:, 2] < -1e-6]
     if not len(pc):
@@ -61,8 +60,7 @@ def check_view(cam_to_world: np.ndarray, K: np.ndarray, region_points: np.ndarra
     dirs = dirs_cam @ cam_to_world[:3, :3].T
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     nearest_region = float(np.linalg.norm(region_points - origin, axis=1).min())
-    mesh = trimesh.Trimesh(vertices, faces, process=False)
-    locations, ray_ids, _ = mesh.ray.intersects_location(np.tile(origin, (len(dirs), 1)), dirs, multiple_hits=False)
+    locations, ray_ids, _ = person.ray.intersects_location(np.tile(origin, (len(dirs), 1)), dirs, multiple_hits=False)
     first = np.full(len(dirs), np.inf)
     first[ray_ids] = np.linalg.norm(locations - origin, axis=1)
     return ViewCheck(float((first < nearest_region - IN_FRONT_M).mean()), clearance)

@@ -18,9 +18,8 @@ def _camera(**kw) -> CameraSpec:
     return CameraSpec(**{**base, **kw})
 
 
-def _scene(*meshes: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray]:
-    both = trimesh.util.concatenate(meshes)
-    return np.asarray(both.vertices), np.asarray(both.faces)
+def _scene(*meshes: trimesh.Trimesh) -> trimesh.Trimesh:
+    return trimesh.util.concatenate(meshes)
 
 
 HEAD = trimesh.creation.icosphere(3, radius=0.1)  # at the origin; the camera looks at it from -Y
@@ -28,7 +27,7 @@ HEAD = trimesh.creation.icosphere(3, radius=0.1)  # at the origin; the camera lo
 
 def _view(*occluders: trimesh.Trimesh, **camera):
     K, cam_to_world = resolve_camera(_camera(**camera), HEAD.vertices, 96, 128)
-    return check_view(cam_to_world, K, np.asarray(HEAD.vertices), *_scene(HEAD, *occluders)), cam_to_world
+    return check_view(cam_to_world, K, np.asarray(HEAD.vertices), _scene(HEAD, *occluders)), cam_to_world
 
 
 def test_an_unobstructed_head_is_seen():
